@@ -1,0 +1,1 @@
+"""Example models for fftc: small PyTorch reference models and their ONNX exports."""

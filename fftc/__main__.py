@@ -1,0 +1,5 @@
+"""``python -m fftc`` runs the command line."""
+
+from fftc.cli.main import main
+
+raise SystemExit(main())

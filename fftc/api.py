@@ -1,0 +1,198 @@
+"""``fftc.compile``: ONNX model -> runnable, exportable :class:`~fftc.runtime.Module`.
+
+The stages, in order (every name works with ``fftc inspect --stage``):
+
+    ir -> <graph passes: fold-constants, simplify, dce> -> relax -> fused -> tir -> module
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import onnx
+
+from fftc import __version__
+from fftc.errors import CompileError, FftcError, UsageError
+from fftc.ir import Graph, IRError, print_graph
+from fftc.passes import PassContext, pass_names, run_pipeline
+from fftc.runtime.manifest import Manifest, TensorSpec
+from fftc.runtime.module import Module
+from fftc.target import TargetSpec, parse_target
+
+log = logging.getLogger("fftc")
+
+#: every stage name, in pipeline order
+FRONTEND_STAGES = ("ir",)
+BACKEND_STAGES = ("relax", "fused", "tir")
+
+
+def stage_names() -> list[str]:
+    return [*FRONTEND_STAGES, *pass_names(), *BACKEND_STAGES]
+
+
+@dataclass
+class CompileOptions:
+    """What a compile may be asked for beyond model and target."""
+
+    input_shapes: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    verify_each: bool = True
+    pass_options: dict[str, Any] = field(default_factory=dict)
+
+
+Progress = Callable[[str, float], None]
+StageHook = Callable[[str, Any], None]
+
+
+def import_model(
+    model: str | os.PathLike[str] | onnx.ModelProto,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> Graph:
+    """The fftc IR of an ONNX model (stage ``ir``)."""
+    from fftc.frontend.onnx import import_onnx
+
+    try:
+        return import_onnx(model, input_shapes)
+    except IRError as err:
+        raise CompileError(f"import produced an invalid graph (an fftc bug): {err}") from err
+
+
+def _model_identity(model: str | os.PathLike[str] | onnx.ModelProto) -> tuple[str, str]:
+    if isinstance(model, onnx.ModelProto):
+        data = model.SerializeToString()
+        return model.graph.name or "model", hashlib.sha256(data).hexdigest()
+    path = Path(model)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    return path.stem, digest
+
+
+def _cpu_flags(spec: TargetSpec) -> list[str]:
+    from fftc.backend.target_info import required_cpu_flags
+
+    return required_cpu_flags(spec)
+
+
+def compile(
+    model: str | os.PathLike[str] | onnx.ModelProto,
+    target: str | TargetSpec | None = "llvm",
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    *,
+    options: CompileOptions | None = None,
+    on_stage: StageHook | None = None,
+    progress: Progress | None = None,
+) -> Module:
+    """Compile an ONNX model for ``target`` and return the runnable module.
+
+    ``on_stage(name, ir)`` is called with the IR after every stage;
+    ``progress(stage, seconds)`` after each step finishes.
+    """
+    from fftc.backend.build import build
+    from fftc.backend.tvm_api import tvm_version
+
+    opts = options or CompileOptions()
+    shapes = dict(input_shapes or opts.input_shapes)
+    spec = parse_target(target)
+    hook = on_stage or (lambda _n, _ir: None)
+    tick = progress or (lambda _s, _t: None)
+
+    t0 = time.perf_counter()
+    graph = import_model(model, shapes)
+    hook("ir", graph)
+    tick("import", time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    ctx = PassContext(dict(opts.pass_options), verify_each=opts.verify_each)
+    try:
+        graph = run_pipeline(graph, ctx, on_stage=hook)
+    except IRError as err:
+        raise CompileError(f"a graph pass produced an invalid graph (an fftc bug): {err}") from err
+    tick("passes", time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    result = build(graph, spec, on_stage=hook)
+    assert result is not None
+    tick("codegen", time.perf_counter() - t0)
+
+    t0 = time.perf_counter()
+    name, digest = _model_identity(model)
+    with tempfile.TemporaryDirectory(prefix="fftc-build-") as tmp:
+        lib = Path(tmp) / "module.so"
+        try:
+            result.executable.export_library(str(lib))
+        except Exception as err:
+            raise CompileError(f"linking the compiled library failed: {err}") from err
+        manifest = Manifest(
+            inputs=tuple(
+                TensorSpec(v.name, v.type.shape, v.type.dtype.value) for v in graph.inputs
+            ),
+            outputs=tuple(
+                TensorSpec(n, v.type.shape, v.type.dtype.value)
+                for v, n in zip(graph.output_values, graph.output_names, strict=True)
+            ),
+            target={**spec.to_dict(), "cpu_flags": _cpu_flags(spec)},
+            fftc_version=__version__,
+            tvm_version=tvm_version(),
+            library="module.so",
+            library_sha256=_sha256(lib),
+            library_size=lib.stat().st_size,
+            model_name=name,
+            model_sha256=digest,
+            extra={"schedule_failed": sorted(result.schedule.failed)},
+        )
+        module = Module(manifest, lib, print_graph(graph, elide=True))
+    module.decisions = [str(d) for d in ctx.decisions]
+    tick("link", time.perf_counter() - t0)
+    return module
+
+
+def _sha256(path: Path) -> str:
+    from fftc.runtime.artifact import sha256_file
+
+    return sha256_file(path)
+
+
+__all__ = ["CompileOptions", "FftcError", "UsageError", "compile", "import_model", "stage_names"]
+
+
+class _Stop(Exception):
+    """Raised by the stage hook once the wanted stage was seen."""
+
+
+def inspect_stage(
+    model: str | os.PathLike[str] | onnx.ModelProto,
+    stage: str,
+    target: str | TargetSpec | None = "llvm",
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+    elide: bool = True,
+) -> str:
+    """The text of the IR after ``stage`` (see :func:`stage_names`)."""
+    names = stage_names()
+    if stage not in names:
+        raise UsageError(f"unknown stage {stage!r}; stages are: {', '.join(names)}")
+    spec = parse_target(target)
+    captured: dict[str, str] = {}
+
+    def hook(name: str, ir: Any) -> None:
+        if name == stage:
+            captured[name] = print_graph(ir, elide=elide) if isinstance(ir, Graph) else ir.script()
+            raise _Stop
+
+    graph = import_model(model, input_shapes)
+    try:
+        hook("ir", graph)
+        graph = run_pipeline(graph, PassContext(), on_stage=hook)
+        from fftc.backend.build import build
+
+        build(graph, spec, on_stage=hook)
+    except _Stop:
+        pass
+    except IRError as err:
+        raise CompileError(f"a graph pass produced an invalid graph (an fftc bug): {err}") from err
+    return captured[stage]

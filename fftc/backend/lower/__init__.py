@@ -1,0 +1,48 @@
+"""fftc IR -> a Relax module with one function, ``main``.
+
+``main`` takes the graph inputs in order and returns a tuple of the graph
+outputs in order.  Constants become Relax constants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from fftc.backend.lower.registry import LowerContext, lowering_for, relax_type
+from fftc.backend.tvm_api import relax
+from fftc.errors import CompileError
+from fftc.ir import Graph
+
+
+def lower_graph(
+    graph: Graph, knobs: Mapping[str, dict[str, int | str]] | None = None
+) -> tuple[Any, LowerContext]:
+    """Build the Relax IRModule of ``graph``; returns it with the lowering context."""
+    bb = relax.BlockBuilder()
+    ctx = LowerContext(bb, {k: v.type for k, v in graph.values.items()}, dict(knobs or {}))
+    params = [relax.Var(v.name, relax_type(v.type)) for v in graph.inputs]
+    env: dict[str, Any] = {v.name: p for v, p in zip(graph.inputs, params, strict=True)}
+    for c in graph.constants:
+        env[c.value.name] = relax.const(c.data, c.value.type.dtype.value)
+    with bb.function("main", params):
+        with bb.dataflow():
+            for node in graph.nodes:
+                fn = lowering_for(node.op)
+                if fn is None:
+                    raise CompileError(f"no TVM lowering for op {node.op!r} ({node.label})")
+                args = [None if i is None else env[i] for i in node.inputs]
+                try:
+                    outs = fn(ctx, node, args)
+                except CompileError:
+                    raise
+                except Exception as err:
+                    raise CompileError(f"lowering {node.label} to TVM failed: {err}") from err
+                for value, expr in zip(node.outputs, outs, strict=True):
+                    env[value.name] = expr
+            result = bb.emit_output(relax.Tuple([env[o] for o in graph.outputs]))
+        bb.emit_func_output(result)
+    return bb.get(), ctx
+
+
+__all__ = ["LowerContext", "lower_graph"]

@@ -1,0 +1,95 @@
+"""Ops that lower to fftc's own TIR kernels (conv, conv_transpose, dft) and pooling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fftc.backend.lower.registry import Expr, LowerContext, lowers
+from fftc.backend.tvm_api import relax
+from fftc.ir import Node
+from fftc.ir.ops.conv import ConvAttrs, ConvTransposeAttrs, PoolAttrs
+from fftc.ir.ops.dft import DFTAttrs
+
+op = relax.op
+
+
+@lowers("conv")
+def conv(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    from fftc.kernels.conv import emit_conv
+
+    a = node.attrs
+    assert isinstance(a, ConvAttrs)
+    y = emit_conv(
+        ctx.bb,
+        args[0],
+        args[1],
+        args[2],
+        strides=a.strides,
+        pads=a.pads,
+        dilations=a.dilations,
+        groups=a.groups,
+        knobs=ctx.node_knobs(node),
+    )
+    return [y]
+
+
+@lowers("conv_transpose")
+def conv_transpose(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    from fftc.kernels.conv_transpose import emit_conv_transpose
+
+    a = node.attrs
+    assert isinstance(a, ConvTransposeAttrs)
+    y = emit_conv_transpose(
+        ctx.bb,
+        args[0],
+        args[1],
+        args[2],
+        strides=a.strides,
+        pads=a.pads,
+        dilations=a.dilations,
+        groups=a.groups,
+        output_padding=a.output_padding,
+        knobs=ctx.node_knobs(node),
+    )
+    return [y]
+
+
+@lowers("dft")
+def dft(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    from fftc.kernels.fft import emit_dft
+
+    a = node.attrs
+    assert isinstance(a, DFTAttrs)
+    y = emit_dft(
+        ctx.bb,
+        args[0],
+        axis=a.axis,
+        length=a.length,
+        inverse=a.inverse,
+        onesided=a.onesided,
+        norm=a.norm,
+        knobs=ctx.node_knobs(node),
+    )
+    return [y]
+
+
+_POOLS = {
+    ("max", 1): op.nn.max_pool1d,
+    ("max", 2): op.nn.max_pool2d,
+    ("max", 3): op.nn.max_pool3d,
+    ("avg", 1): op.nn.avg_pool1d,
+    ("avg", 2): op.nn.avg_pool2d,
+    ("avg", 3): op.nn.avg_pool3d,
+}
+
+
+@lowers("pool")
+def pool(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    a = node.attrs
+    assert isinstance(a, PoolAttrs)
+    fn = _POOLS[(a.kind, len(a.kernel))]
+    layout = {1: "NCW", 2: "NCHW", 3: "NCDHW"}[len(a.kernel)]
+    y = fn(
+        args[0], a.kernel, a.strides, a.pads, a.dilations, a.ceil_mode, a.count_include_pad, layout
+    )
+    return [ctx.emit(y)]

@@ -1,0 +1,146 @@
+"""Apply fftc's schedule templates to every PrimFunc of a fused Relax module.
+
+For each PrimFunc (after Relax's FuseOps/FuseTIR):
+
+1. blocks tagged ``{"fftc.kernel": KIND}`` are scheduled by the template
+   registered for ``(target kind, KIND)`` (``schedules/``);
+2. untagged injective blocks are inlined into their neighbours where TVM
+   allows it;
+3. whatever remains untagged gets the generic template (``"generic"``):
+   spatial loops fused, parallelised and vectorised.
+
+A template that fails raises; the driver then falls back to the unscheduled
+function for that PrimFunc and records why, so a bad schedule costs speed,
+never correctness.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from fftc.backend.tvm_api import Schedule, Target, ir, tirx
+from fftc.schedules.base import KERNEL_ATTR, DefaultKnobs, KnobSource, lookup
+
+log = logging.getLogger("fftc.schedule")
+
+#: the template used for blocks that carry no ``fftc.kernel`` tag
+GENERIC_KERNEL = "generic"
+
+
+@dataclass
+class ScheduleReport:
+    """What the driver did, per PrimFunc (shown by ``fftc inspect --explain``)."""
+
+    scheduled: dict[str, list[str]] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def block_kernel(sch: Schedule, block: object) -> str | None:
+    """The ``fftc.kernel`` tag of a block, if it has one."""
+    annotations = sch.get(block).annotations
+    if KERNEL_ATTR in annotations:
+        return str(annotations[KERNEL_ATTR])
+    return None
+
+
+def _leaf_blocks(sch: Schedule) -> list[object]:
+    root = sch.get_sblock("root") if _has_root(sch) else None
+    if root is None:
+        return []
+    return list(sch.get_child_blocks(root))
+
+
+def _has_root(sch: Schedule) -> bool:
+    try:
+        sch.get_sblock("root")
+    except Exception:  # a function without a root block has nothing to schedule
+        return False
+    return True
+
+
+def _try_inline(sch: Schedule, block: object, reverse: bool) -> bool:
+    """Inline ``block`` into its consumer (or, reversed, its producer) if TVM allows it."""
+    try:
+        if reverse:
+            sch.reverse_compute_inline(block)
+        else:
+            sch.compute_inline(block)
+    except Exception:  # a schedule primitive refused: the block stays as it is
+        return False
+    return True
+
+
+def inline_untagged(sch: Schedule) -> None:
+    """Inline injective blocks without an ``fftc.kernel`` tag, until nothing changes."""
+    changed = True
+    while changed:
+        changed = False
+        for block in _leaf_blocks(sch):
+            if block_kernel(sch, block) is not None:
+                continue
+            if _try_inline(sch, block, reverse=False) or _try_inline(sch, block, reverse=True):
+                changed = True
+                break
+
+
+def schedule_func(
+    func: tirx.PrimFunc, target: Target, knobs: KnobSource | None = None
+) -> tuple[tirx.PrimFunc, list[str]]:
+    """Schedule one PrimFunc; returns the new function and the templates used.
+
+    The blocks present after inlining are visited in order.  A template may
+    absorb later blocks (an epilogue computed at its output tile) and create
+    new ones (a cache, an init block): those belong to it and are not visited.
+    """
+    knobs = knobs or DefaultKnobs()
+    kind = str(target.kind.name)
+    sch = Schedule(ir.IRModule({"main": func}))
+    inline_untagged(sch)
+    used: list[str] = []
+    todo = [str(sch.get(b).name_hint) for b in _leaf_blocks(sch)]
+    for block_name in todo:
+        block = next((b for b in _leaf_blocks(sch) if sch.get(b).name_hint == block_name), None)
+        if block is None:  # absorbed by an earlier template
+            continue
+        name = block_kernel(sch, block) or GENERIC_KERNEL
+        tmpl = lookup(kind, name)
+        if tmpl is None:
+            log.debug("no %s template for kernel %r", kind, name)
+            continue
+        tmpl.apply(sch, block, target, knobs)
+        used.append(name)
+    return sch.mod["main"], used
+
+
+def apply_schedules(
+    mod: ir.IRModule, target: Target, knobs: KnobSource | None = None
+) -> tuple[ir.IRModule, ScheduleReport]:
+    """Schedule every PrimFunc of ``mod`` that is not scheduled yet."""
+    report = ScheduleReport()
+    updated = {}
+    for gvar, func in mod.functions_items():
+        if not isinstance(func, tirx.PrimFunc):
+            continue
+        if func.attrs is not None and "tirx.is_scheduled" in func.attrs:
+            continue
+        name = str(gvar.name_hint)
+        try:
+            new_func, used = schedule_func(func, target, knobs)
+        except Exception as err:  # keep the correct, unscheduled function
+            log.debug("scheduling %s failed, left unscheduled: %s", name, err)
+            report.failed[name] = _one_line(err)
+            continue
+        updated[gvar] = new_func.with_attr("tirx.is_scheduled", True)
+        report.scheduled[name] = used
+    for gvar, func in updated.items():
+        mod[gvar] = func
+    return mod, report
+
+
+def _one_line(err: BaseException) -> str:
+    lines = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
+    for ln in lines:
+        if ln.startswith("Error message:"):
+            return ln.removeprefix("Error message:").strip()
+    return lines[-1] if lines else type(err).__name__

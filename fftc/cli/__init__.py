@@ -1,0 +1,1 @@
+"""The ``fftc`` command line."""

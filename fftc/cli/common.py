@@ -1,0 +1,94 @@
+"""Options and helpers shared by the CLI commands."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fftc.errors import UsageError
+
+Formatter = Callable[[str], argparse.HelpFormatter]
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        default="llvm",
+        help="llvm (this CPU, default) or llvm:<cpu name>, e.g. llvm:znver4",
+    )
+    p.add_argument(
+        "--input-shape",
+        action="append",
+        default=[],
+        metavar="NAME=D1,D2,...",
+        help="pin the shape of an input with symbolic dims (repeatable)",
+    )
+
+
+def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:
+    from fftc.frontend.onnx.loader import parse_shape_spec
+
+    return parse_shape_spec(args.input_shape)
+
+
+def progress_printer(args: argparse.Namespace, label: str) -> Callable[[str, float], None]:
+    """Prints one line per finished compile step to stderr (unless --quiet)."""
+
+    def report(step: str, seconds: float) -> None:
+        if not args.quiet:
+            sys.stderr.write(f"fftc: {label}: {step:8s} {seconds:7.2f} s\n")
+            sys.stderr.flush()
+
+    return report
+
+
+def require_model_file(path: str) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise UsageError(f"{path}: no such file")
+    if p.is_dir():
+        raise UsageError(f"{path}: is a directory, not an ONNX model")
+    return p
+
+
+def check_new_file(path: str, force: bool, what: str = "output") -> Path:
+    """An output path that may be written: not a directory, not existing unless --force."""
+    p = Path(path)
+    if p.is_dir():
+        raise UsageError(f"{path}: is a directory; give a file name for the {what}")
+    if p.exists() and not force:
+        raise UsageError(f"{path}: already exists; pass --force to overwrite it")
+    if not p.parent.exists():
+        raise UsageError(f"{p.parent}: no such directory")
+    return p
+
+
+def load_npz(path: str) -> dict[str, np.ndarray]:
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as err:
+        raise UsageError(f"{path}: not a readable .npz file ({err})") from None
+
+
+def save_npz(path: Path, arrays: dict[str, Any]) -> None:
+    """Write atomically (a partial file never appears under ``path``)."""
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    try:
+        data: dict[str, Any] = {k: np.asarray(v) for k, v in arrays.items()}
+        np.savez(tmp, **data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def fmt_array(a: np.ndarray) -> str:
+    return f"{a.dtype}[{', '.join(str(d) for d in a.shape)}]"

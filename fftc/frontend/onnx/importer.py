@@ -1,0 +1,236 @@
+"""ONNX -> fftc IR.
+
+1. load the file (external data stays inside the model's folder), upgrade
+   opsets older than 13, pin user-given input shapes, inline local functions;
+2. check the model and run ONNX shape inference;
+3. list every node fftc cannot convert (op, domain, opset) and every input
+   with unresolved dims, and fail once with all of them;
+4. convert node by node (converters fold constant subgraphs as they go) and
+   cross-check each result's shape with ONNX's inferred shape.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+
+import onnx
+from onnx import inliner
+
+from fftc.errors import ModelError, UnsupportedError
+from fftc.frontend.onnx.context import (
+    ConversionError,
+    ImportContext,
+    NodeContext,
+    onnx_dtype,
+    tensor_to_numpy,
+)
+from fftc.frontend.onnx.loader import (
+    default_opset,
+    load_model,
+    pin_input_shapes,
+    upgrade_opset,
+)
+from fftc.frontend.onnx.registry import MIN_OPSET, lookup
+from fftc.ir import Graph, GraphBuilder, IRError, TensorType, verify
+
+log = logging.getLogger("fftc.onnx")
+
+#: the domains whose ops fftc converts ("" is ai.onnx)
+KNOWN_DOMAINS = ("", "ai.onnx")
+
+
+def _node_label(node: onnx.NodeProto, opsets: Mapping[str, int]) -> str:
+    domain = node.domain or "ai.onnx"
+    version = opsets.get(node.domain or "", opsets.get(domain, 0))
+    name = node.name or (node.output[0] if node.output else "?")
+    return f"node {name!r} ({node.op_type}, {domain} opset {version})"
+
+
+def _prepare(
+    model: onnx.ModelProto, where: str, input_shapes: Mapping[str, Sequence[int]] | None
+) -> onnx.ModelProto:
+    if default_opset(model, where) < MIN_OPSET:
+        model = upgrade_opset(model, where)
+    if input_shapes:
+        pin_input_shapes(model, input_shapes, where)
+    if model.functions:
+        try:
+            model = inliner.inline_local_functions(model)
+        except Exception as err:
+            raise ModelError(
+                f"{where}: cannot inline the model's local functions ({err})"
+            ) from None
+    try:
+        onnx.checker.check_model(model)
+    except Exception as err:  # the checker is stricter than runtimes; converters decide
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        log.debug("%s: onnx.checker: %s", where, first)
+    _sort_nodes(model, where)
+    try:
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    except Exception as err:
+        raise ModelError(f"{where}: ONNX shape inference failed: {err}") from None
+
+
+def _sort_nodes(model: onnx.ModelProto, where: str) -> None:
+    """Order nodes topologically (in place); a cycle is an error naming its nodes."""
+    nodes = list(model.graph.node)
+    known = {i.name for i in model.graph.input} | {t.name for t in model.graph.initializer}
+    produced = {o for n in nodes for o in n.output if o}
+    ordered: list[onnx.NodeProto] = []
+    pending = nodes
+    while pending:
+        ready = [
+            n for n in pending if all(not i or i in known or i not in produced for i in n.input)
+        ]
+        if not ready:
+            names = ", ".join(repr(n.name or n.op_type) for n in pending[:8])
+            raise ModelError(f"{where}: the graph has a cycle through nodes {names}")
+        ready_ids = {id(n) for n in ready}
+        for n in ready:
+            ordered.append(n)
+            known.update(o for o in n.output if o)
+        pending = [n for n in pending if id(n) not in ready_ids]
+    if [id(n) for n in ordered] != [id(n) for n in nodes]:
+        copies = [onnx.NodeProto() for _ in ordered]
+        for c, n in zip(copies, ordered, strict=True):
+            c.CopyFrom(n)
+        del model.graph.node[:]
+        model.graph.node.extend(copies)
+
+
+def _unsupported(model: onnx.ModelProto, opsets: Mapping[str, int]) -> list[str]:
+    problems = []
+    for node in model.graph.node:
+        label = _node_label(node, opsets)
+        if node.domain not in KNOWN_DOMAINS:
+            problems.append(f"{label}: domain {node.domain!r} is not supported")
+        elif any(
+            a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+            for a in node.attribute
+        ):
+            problems.append(f"{label}: control flow with subgraphs is not supported")
+        elif lookup(node.domain, node.op_type) is None:
+            problems.append(f"{label}: no converter for this op")
+    return problems
+
+
+def _input_types(
+    model: onnx.ModelProto, initializers: set[str]
+) -> tuple[dict[str, TensorType], list[str]]:
+    types: dict[str, TensorType] = {}
+    problems: list[str] = []
+    for inp in model.graph.input:
+        if inp.name in initializers:
+            continue
+        if not inp.type.HasField("tensor_type"):
+            problems.append(f"input {inp.name!r}: only tensor inputs are supported")
+            continue
+        tt = inp.type.tensor_type
+        try:
+            dtype = onnx_dtype(tt.elem_type, f"input {inp.name!r}")
+        except ConversionError as err:
+            problems.append(str(err))
+            continue
+        dims = [
+            d.dim_value if d.HasField("dim_value") else (d.dim_param or "?") for d in tt.shape.dim
+        ]
+        if not tt.HasField("shape"):
+            problems.append(f"input {inp.name!r} has an unknown rank; pin it with --input-shape")
+        elif any(not isinstance(d, int) or d < 1 for d in dims):
+            shown = ",".join(str(d) for d in dims)
+            problems.append(
+                f"input {inp.name!r} has unresolved dims [{shown}]; pin them with "
+                f"--input-shape {inp.name}="
+                + ",".join(str(d) if isinstance(d, int) and d > 0 else "N" for d in dims)
+            )
+        else:
+            types[inp.name] = TensorType(tuple(int(d) for d in dims), dtype)
+    return types, problems
+
+
+def _onnx_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
+    shapes = {}
+    for vi in [*model.graph.value_info, *model.graph.output]:
+        tt = vi.type.tensor_type
+        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
+            shapes[vi.name] = tuple(d.dim_value for d in tt.shape.dim)
+    return shapes
+
+
+def import_onnx(
+    source: str | os.PathLike[str] | onnx.ModelProto,
+    input_shapes: Mapping[str, Sequence[int]] | None = None,
+) -> Graph:
+    """Import an ONNX model (path or ModelProto) as a verified fftc graph."""
+    model, where = load_model(source)
+    model = _prepare(model, where, input_shapes)
+    opsets = {o.domain: o.version for o in model.opset_import}
+    opset = opsets.get("", opsets.get("ai.onnx", MIN_OPSET))
+    init_names = {t.name for t in model.graph.initializer}
+    types, problems = _input_types(model, init_names)
+    problems = _unsupported(model, opsets) + problems
+    if problems:
+        raise UnsupportedError(_report(where, problems))
+
+    builder = GraphBuilder(model.graph.name or "model")
+    ctx = ImportContext(builder, opset)
+    for name, ttype in types.items():
+        ctx.bind(name, builder.input(name, ttype))
+    for t in model.graph.initializer:
+        try:
+            data = tensor_to_numpy(t, f"initializer {t.name!r}")
+        except ConversionError as err:
+            problems.append(str(err))
+            continue
+        ctx.bind(t.name, ctx.constant(data, t.name))
+
+    onnx_shapes = _onnx_shapes(model)
+    poisoned: set[str] = set()
+    for node in model.graph.node:
+        if any(i and (i in poisoned or i not in ctx.bindings) for i in node.input):
+            missing = [i for i in node.input if i and i not in ctx.bindings and i not in poisoned]
+            if missing:
+                problems.append(f"{_node_label(node, opsets)}: inputs {missing} are not defined")
+            poisoned.update(o for o in node.output if o)
+            continue
+        conv = lookup(node.domain, node.op_type)
+        assert conv is not None
+        try:
+            outs = conv.fn(NodeContext(ctx, node))
+        except (ConversionError, IRError) as err:
+            problems.append(f"{_node_label(node, opsets)}: {err}")
+            poisoned.update(o for o in node.output if o)
+            continue
+        for onnx_name, ir_name in zip(node.output, outs, strict=False):
+            if not onnx_name:
+                continue
+            if ir_name is None:
+                poisoned.add(onnx_name)
+                continue
+            ctx.bind(onnx_name, ir_name)
+            ours = builder.type_of(ir_name).shape
+            theirs = onnx_shapes.get(onnx_name)
+            if theirs is not None and theirs != ours:
+                problems.append(
+                    f"{_node_label(node, opsets)}: output {onnx_name!r} has shape {list(ours)} "
+                    f"in fftc but {list(theirs)} by ONNX shape inference"
+                )
+    outputs = []
+    for out in model.graph.output:
+        if out.name in ctx.bindings:
+            outputs.append(ctx.lookup(out.name))
+        elif out.name not in poisoned:
+            problems.append(f"graph output {out.name!r} is not produced by any node")
+    if problems:
+        raise UnsupportedError(_report(where, problems))
+    graph = builder.build(outputs, [o.name for o in model.graph.output], prune=True)
+    verify(graph)
+    return graph
+
+
+def _report(where: str, problems: list[str]) -> str:
+    head = f"{where}: {len(problems)} problem{'s' if len(problems) != 1 else ''} "
+    return head + "prevent compiling this model:\n  " + "\n  ".join(problems)

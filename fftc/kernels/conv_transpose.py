@@ -1,0 +1,193 @@
+"""ONNX ``ConvTranspose`` as a direct convolution over a zero-spread input.
+
+ONNX defines, per spatial dim (stride ``s``, dilation ``d``, kernel ``K``,
+pads ``pb``/``pe``, output padding ``op``)::
+
+    y[n, m, o] = sum_{c in group(m), k : o + pb = i*s + k*d} x[n, c, i] * w[c, m % Mg, k]
+    len(y) = s*(len(x) - 1) + op + (K - 1)*d + 1 - pb - pe
+
+Substituting ``k = K-1-k'`` turns this into a stride-1 convolution with
+dilation ``d`` of the flipped, transposed weight over a source in which the
+input samples sit ``s`` apart::
+
+    y[o] = sum_{k'} src[o + k'*d] * wt[m, c, k'],   wt[m, c, k'] = w[g*Cg + c, m % Mg, K-1-k']
+    src[j] = x[(j - P) / s]  when (j - P) is a multiple of s and in range, else 0
+    P = (K-1)*d - pb
+
+(check: ``src[o + k'*d]`` hits ``x[i]`` exactly when ``o + (K-1-k)*d - P = i*s``,
+i.e. ``o + pb = i*s + k*d``).  ``P`` may be negative (large ``pb``): ``src``
+then starts inside the input.  The core in :mod:`fftc.kernels.conv` builds
+``src`` in its ``conv.pad`` block, so no zero-spread copy is made beyond the one
+padded input every direct conv has; the multiplies by the inserted zeros
+(a factor ``s`` per dim) are the price of reusing the dense kernel.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fftc.backend.tvm_api import relax, te, tirx
+
+
+def conv_transpose_out_shape(
+    in_shape: Sequence[int],
+    kernel: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    output_padding: Sequence[int],
+) -> tuple[int, ...]:
+    """ONNX: ``s*(in-1) + output_padding + (k-1)*d + 1 - pb - pe`` per spatial dim."""
+    rank = len(kernel)
+    return tuple(
+        strides[i] * (in_shape[i] - 1)
+        + output_padding[i]
+        + (kernel[i] - 1) * dilations[i]
+        + 1
+        - pads[i]
+        - pads[i + rank]
+        for i in range(rank)
+    )
+
+
+def emit_conv_transpose(
+    bb: relax.BlockBuilder,
+    x: relax.Expr,
+    w: relax.Expr,
+    b: relax.Expr | None,
+    *,
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    groups: int,
+    output_padding: Sequence[int],
+    knobs: Mapping[str, int | str] | None = None,
+) -> relax.Expr:
+    """Emit ONNX ``ConvTranspose`` (explicit ``pads``, weight ``(C, M/groups, k..)``)."""
+    # imported here: fftc.kernels.conv re-exports this function
+    from .conv import check_conv_attrs, emit_direct_conv, static_shape
+
+    x_shape, w_shape = static_shape(x), static_shape(w)
+    rank = len(x_shape) - 2
+    check_conv_attrs(
+        rank, strides=strides, pads=pads, dilations=dilations, output_padding=output_padding
+    )
+    if w_shape[0] != x_shape[1]:
+        raise ValueError(f"weight {w_shape} does not match input {x_shape}")
+    out_shape = conv_transpose_out_shape(
+        x_shape[2:], w_shape[2:], strides, pads, dilations, output_padding
+    )
+    form = _sub_pixel_form if max(strides) > 1 and max(dilations) == 1 else _zero_spread_form
+    conv, weight_at, output = form(x_shape, w_shape, strides, pads, dilations, groups, out_shape)
+    return emit_direct_conv(bb, x, w, b, conv, weight_at, knobs, "conv_transpose", output)
+
+
+def _zero_spread_form(
+    x_shape: Sequence[int],
+    w_shape: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    groups: int,
+    out_shape: tuple[int, ...],
+) -> tuple[Any, Any, Any]:
+    """The zero-spread form of the module docstring (any stride and dilation)."""
+    from .conv import DirectConv
+
+    rank = len(x_shape) - 2
+    kernel = tuple(w_shape[2:])
+    conv = DirectConv(
+        batch=x_shape[0],
+        in_channels=x_shape[1],
+        out_channels=w_shape[1] * groups,
+        groups=groups,
+        in_shape=tuple(x_shape[2:]),
+        kernel=kernel,
+        strides=(1,) * rank,
+        dilations=tuple(dilations),
+        out_shape=out_shape,
+        src_begin=tuple((kernel[i] - 1) * dilations[i] - pads[i] for i in range(rank)),
+        src_spread=tuple(strides),
+    )
+    cg, mg = conv.cg, conv.mg
+
+    def weight_at(wt: te.Tensor, m: Any, c: Any, k: Sequence[Any]) -> Any:
+        """``wt[m, c, k'] = w[g*Cg + c, m % Mg, K-1-k']`` with ``g = m // Mg``."""
+        flipped = [kernel[i] - 1 - k[i] for i in range(rank)]
+        return wt[(tirx.floordiv(m, mg) * cg + c, tirx.floormod(m, mg), *flipped)]
+
+    return conv, weight_at, None
+
+
+def _sub_pixel_form(
+    x_shape: Sequence[int],
+    w_shape: Sequence[int],
+    strides: Sequence[int],
+    pads: Sequence[int],
+    dilations: Sequence[int],
+    groups: int,
+    out_shape: tuple[int, ...],
+) -> tuple[Any, Any, Any]:
+    """The sub-pixel form of the module docstring (dilation 1)."""
+    from .conv import DirectConv, OutputMap
+
+    rank = len(x_shape) - 2
+    kernel = tuple(w_shape[2:])
+    taps = tuple(-(-kernel[i] // strides[i]) for i in range(rank))  # J = ceil(K/s)
+    first = tuple(pads[i] // strides[i] for i in range(rank))  # q0
+    phases = math.prod(strides)
+    mg = w_shape[1]
+    cg = x_shape[1] // groups
+    conv = DirectConv(
+        batch=x_shape[0],
+        in_channels=x_shape[1],
+        out_channels=mg * phases * groups,
+        groups=groups,
+        in_shape=tuple(x_shape[2:]),
+        kernel=taps,
+        strides=(1,) * rank,
+        dilations=(1,) * rank,
+        out_shape=tuple(
+            (pads[i] + out_shape[i] - 1) // strides[i] - first[i] + 1 for i in range(rank)
+        ),
+        src_begin=tuple(taps[i] - 1 - first[i] for i in range(rank)),
+        src_spread=(1,) * rank,
+    )
+
+    def weight_at(wt: te.Tensor, m: Any, c: Any, j: Sequence[Any]) -> Any:
+        """Channel ``m = g*Mg*S + m_local*S + r``, tap ``j'``: ``w[.., r + (J-1-j')*s]``."""
+        local = tirx.floormod(m, mg * phases)
+        phase = _unflatten(tirx.floormod(local, phases), strides)
+        k = [phase[i] + (taps[i] - 1 - j[i]) * strides[i] for i in range(rank)]
+        inside = tirx.all(*[k[i] < kernel[i] for i in range(rank)])
+        index = [tirx.min(k[i], kernel[i] - 1) for i in range(rank)]
+        channel = tirx.floordiv(m, mg * phases) * cg + c
+        value = wt[(channel, tirx.floordiv(local, phases), *index)]
+        return tirx.if_then_else(inside, value, tirx.const(0, str(wt.dtype)))
+
+    def index(m: Any, o: Sequence[Any]) -> tuple[Any, list[Any]]:
+        """Output ``o`` is phase ``(o + pb) % s`` of sub-pixel row ``(o + pb) // s - q0``."""
+        shifted = [o[i] + pads[i] for i in range(rank)]
+        phase = [tirx.floormod(shifted[i], strides[i]) for i in range(rank)]
+        channel = m * phases + _flatten(phase, strides)  # = (g*Mg + m_local)*S + r
+        return channel, [tirx.floordiv(shifted[i], strides[i]) - first[i] for i in range(rank)]
+
+    output = OutputMap(channels=mg * groups, shape=out_shape, index=index)
+    return conv, weight_at, output
+
+
+def _flatten(index: Sequence[Any], extents: Sequence[int]) -> Any:
+    flat = index[0]
+    for i in range(1, len(index)):
+        flat = flat * extents[i] + index[i]
+    return flat
+
+
+def _unflatten(flat: Any, extents: Sequence[int]) -> list[Any]:
+    index = []
+    for extent in reversed(extents):
+        index.append(tirx.floormod(flat, extent))
+        flat = tirx.floordiv(flat, extent)
+    return index[::-1]

@@ -1,0 +1,60 @@
+"""THE pipeline: the ordered list of graph passes every compile runs.
+
+Each entry is a stage ``fftc inspect --stage NAME`` can show.  Ordering
+needs are stated as ``requires``/``ensures`` properties and checked here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from fftc.ir import Graph, IRError, verify
+from fftc.passes.base import IMPORTED, Pass, PassContext
+from fftc.passes.dce import DeadCodeElimination
+from fftc.passes.fold_constants import FoldConstants
+from fftc.passes.simplify import SIMPLIFY
+
+log = logging.getLogger("fftc.passes")
+
+PIPELINE: tuple[Pass, ...] = (
+    FoldConstants(),  # constants computed at compile time (weights' transposes, shapes)
+    SIMPLIFY,  # canonical form: no identity movement, merged reshape/transpose chains
+    DeadCodeElimination(),  # what the rewrites left unused
+)
+
+
+def pass_names() -> list[str]:
+    return [p.name for p in PIPELINE]
+
+
+def run_pipeline(
+    graph: Graph,
+    ctx: PassContext | None = None,
+    on_stage: Callable[[str, Graph], None] | None = None,
+    stop_after: str | None = None,
+) -> Graph:
+    """Run PIPELINE (up to ``stop_after``), verifying after each pass."""
+    ctx = ctx or PassContext()
+    have = set(IMPORTED)
+    for p in PIPELINE:
+        missing = p.requires - have
+        if missing:
+            raise IRError(
+                f"pass {p.name} requires {sorted(missing)}, which no earlier pass ensures"
+            )
+        t0 = time.perf_counter()
+        graph = p.run(graph, ctx)
+        log.debug("pass %s: %.3f s, %d nodes", p.name, time.perf_counter() - t0, len(graph.nodes))
+        if ctx.verify_each:
+            try:
+                verify(graph)
+            except IRError as err:
+                raise IRError(f"after pass {p.name}: {err}") from None
+        have |= p.ensures
+        if on_stage is not None:
+            on_stage(p.name, graph)
+        if p.name == stop_after:
+            break
+    return graph

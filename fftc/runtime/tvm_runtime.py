@@ -1,0 +1,62 @@
+"""The runtime side's only door to TVM: loading libraries and running the VM.
+
+Works with a runtime-only TVM install (``TVM_USE_RUNTIME_LIB=1`` or no
+``libtvm_compiler.so``): nothing here imports TVM's compiler.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _tvm() -> Any:
+    import tvm
+
+    return tvm
+
+
+def version() -> str:
+    return str(_tvm().__version__)
+
+
+def load_library(path: str) -> Any:
+    return _tvm().runtime.load_module(path)
+
+
+def device(kind: str) -> Any:
+    tvm = _tvm()
+    return tvm.cpu(0) if kind == "llvm" else tvm.cuda(0)
+
+
+def virtual_machine(lib: Any, dev: Any) -> Any:
+    from tvm.runtime.vm import VirtualMachine
+
+    return VirtualMachine(lib, dev)
+
+
+def to_device(array: Any, dev: Any) -> Any:
+    """NumPy arrays are copied; DLPack tensors (torch, ...) are shared when on ``dev``."""
+    tvm = _tvm()
+    if isinstance(array, np.ndarray):
+        return tvm.runtime.tensor(np.ascontiguousarray(array), dev)
+    import tvm_ffi
+
+    t = tvm_ffi.from_dlpack(array)
+    if t.device.dlpack_device_type() != dev.dlpack_device_type():
+        return tvm.runtime.tensor(t.numpy(), dev)
+    return t
+
+
+def outputs_of(result: Any) -> list[Any]:
+    """The VM returns a single tensor or an array of them."""
+    if hasattr(result, "numpy"):
+        return [result]
+    return list(result)
+
+
+def time_function(vm: Any, dev: Any, args: list[Any], number: int, repeat: int) -> list[float]:
+    """Seconds per call, one value per repeat (TVM's time_evaluator)."""
+    timer = vm.time_evaluator("main", dev, number=number, repeat=repeat)
+    return [float(r) for r in timer(*args).results]

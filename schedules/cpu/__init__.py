@@ -1,0 +1,3 @@
+"""Schedule templates for the LLVM (CPU) target."""
+
+from . import conv, fft, generic  # noqa: F401  (each module registers its templates)

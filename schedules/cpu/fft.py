@@ -1,0 +1,195 @@
+"""CPU schedule templates for fftc's FFT kernel (``fftc.kernels.fft``).
+
+``fft.stage``: one Stockham stage, a block over ``(b, c, f)`` (batch, real or
+imaginary part, flat index) whose annotations give the radix ``R`` and span
+``L``.  The template splits ``f = (q*R + r)*L + k`` into three loops, which
+makes the block's index arithmetic affine, then:
+
+* unrolls ``r`` and ``c`` just outside the vector loop: the ``Select``s of
+  the block body fold to constants, and the ``2R`` outputs of a butterfly
+  share its loads, twiddles and sub-expressions (LLVM value numbering);
+* vectorises ``k`` (loads ``Y[t*M + q*L + k]`` and stores
+  ``Y'[(q*R + r)*L + k]`` are contiguous in ``k``) with the largest power of
+  two ``<= V`` dividing ``L`` (at least 4); for small ``L`` (the first stages)
+  it vectorises ``q`` and ``k`` together instead: contiguous loads, scattered
+  stores;
+* fuses the remaining outer loops (batch, ``q``, outer ``k``) into one
+  parallel loop when the stage is large enough to pay for the threads.
+
+``fft.pack``: a source materialised as a planar ``(B, 2, N)`` tensor (the
+irfft pre-processing): ``c`` unrolled, ``n`` vectorised.
+
+``fft.post``: the output block over the caller's layout ``(..., n, ..., c)``
+(annotated with the transformed ``axis``).  The complex part ``c`` is
+unrolled and ``n`` vectorised: the values are read contiguously from the
+planar core result and LLVM turns the stride-2 stores of the real and
+imaginary vectors into shuffles.  Onesided outputs have ``n/2 + 1`` points:
+that loop is partitioned into a vectorisable ``[0, n/2)`` part and the last
+point.  For the half-length irfft (annotation ``pairs``) ``n`` is split into
+``(j, p)`` with ``out[2j + p] = Re/Im z[j]`` and ``p`` unrolled.  Elementwise
+consumers fused into the block by Relax keep its loops, so the template still
+applies.
+
+Knob values may be MetaSchedule random variables; decisions that pick a
+strategy read their current value with ``sch.get``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fftc.kernels.fft import AXIS_ATTR, PAIRS_ATTR
+from fftc.kernels.fft.stockham import RADIX_ATTR, SPAN_ATTR
+
+from ..base import Knob, KnobSource, template
+
+VECTOR = Knob("fft.vector_width", (4, 8, 16), 16, "fp32 lanes of the vectorised loop")
+PARALLEL_MIN = Knob(
+    "fft.parallel_min",
+    (4096, 16384, 65536, 1 << 30),
+    16384,
+    "a block with fewer points runs on one thread (the last choice: never parallel)",
+)
+#: the fewest lanes worth a vector loop
+MIN_LANES = 4
+
+
+def _value(sch: Any, knob_value: Any) -> int:
+    """The integer value of a knob (a plain value or a sampled random variable)."""
+    return int(knob_value) if isinstance(knob_value, int) else int(sch.get(knob_value))
+
+
+def _extent(sch: Any, loop: Any) -> int:
+    return int(sch.get(loop).extent)
+
+
+def _width(sch: Any, block: Any, knobs: KnobSource) -> int:
+    """Vector lanes for the block's output dtype (the knob counts fp32 lanes)."""
+    bits = int(sch.get(block).writes[0].source.dtype.bits)
+    return max(1, _value(sch, knobs.get(VECTOR)) * 32 // bits)
+
+
+def _lanes(extent: int, width: int) -> int:
+    """The largest power of two ``<= width`` dividing ``extent``; 1 if below 4."""
+    lanes = width
+    while lanes >= MIN_LANES:
+        if extent % lanes == 0:
+            return lanes
+        lanes //= 2
+    return 1
+
+
+def _parallel(sch: Any, loops: list[Any], points: int, knobs: KnobSource) -> None:
+    """Fuse ``loops`` (adjacent, outermost first) and run them in parallel if worth it."""
+    if not loops:
+        return
+    fused = sch.fuse(*loops) if len(loops) > 1 else loops[0]
+    if points >= _value(sch, knobs.get(PARALLEL_MIN)) and _extent(sch, fused) > 1:
+        sch.parallel(fused)
+
+
+@template("fft.stage", "llvm", knobs=(VECTOR, PARALLEL_MIN))
+def schedule_stage(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    annotations = sch.get(block).annotations
+    radix, span = int(annotations[RADIX_ATTR]), int(annotations[SPAN_ATTR])
+    loops = sch.get_loops(block)
+    if len(loops) != 3:
+        return
+    lb, lc, lf = loops
+    length = _extent(sch, lf)
+    points = _extent(sch, lb) * length
+    groups = length // (radix * span)
+    lq, lr, lk = sch.split(lf, factors=[groups, radix, span])
+    width = _width(sch, block, knobs)
+    lanes = _lanes(span, width)
+    if lanes > 1:
+        lko, lki = sch.split(lk, factors=[None, lanes])
+        sch.reorder(lb, lq, lko, lr, lc, lki)
+        sch.vectorize(lki)
+        outer = [lb, lq, lko]
+    else:
+        # (q, k) together: lanes_q = per_q * span consecutive input points
+        lanes_q = _lanes(groups * span, width) if span < width else 1
+        per_q = lanes_q // span
+        if per_q > 1 and lanes_q % span == 0 and groups % per_q == 0:
+            lqo, lqi = sch.split(lq, factors=[None, per_q])
+            sch.reorder(lb, lqo, lr, lc, lqi, lk)
+            sch.vectorize(sch.fuse(lqi, lk))
+        else:
+            lqo = lq
+            sch.reorder(lb, lqo, lk, lr, lc)
+        outer = [lb, lqo]
+    sch.unroll(lr)
+    sch.unroll(lc)
+    _parallel(sch, outer, points, knobs)
+
+
+@template("fft.post", "llvm", knobs=(VECTOR, PARALLEL_MIN))
+def schedule_post(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    loops = sch.get_loops(block)
+    annotations = sch.get(block).annotations
+    if AXIS_ATTR not in annotations or len(sch.get(block).iter_vars) != len(loops):
+        return
+    axis = int(annotations[AXIS_ATTR])
+    pairs = bool(int(annotations[PAIRS_ATTR]))
+    extents = [_extent(sch, lp) for lp in loops]
+    points = math.prod(extents)
+    width = _width(sch, block, knobs)
+    extent = extents[axis]
+    outer = loops[:axis]
+    fusable: list[Any] | None = None
+    if (
+        not pairs
+        and _lanes(extent, width) == 1
+        and extent > width
+        and _lanes(extent - 1, width) > 1
+    ):
+        # n/2 + 1 points: vectorise [0, n/2), the last point stays scalar.  The
+        # partitions are new blocks, nested below the loops outside ``axis``.
+        name, var = sch.get(block).name_hint, sch.get(loops[axis]).loop_var.name
+        sch.loop_partition(loops[axis], factors=[extent - 1, None])
+        loops = [*outer, *sch.get_loops(sch.get_sblock(f"{name}_{var}0"))]
+        extent -= 1
+        fusable = outer if math.prod(extents[:axis]) > 1 else []
+    points_loop, inner, lc = loops[axis], loops[axis + 1 : -1], loops[-1]
+    unrolled = [lc]
+    if pairs:  # out[2j + p] = Re / Im of one value: p joins the unrolled loops
+        points_loop, lp = sch.split(points_loop, factors=[None, 2])
+        unrolled = [lp, lc]
+        extent //= 2
+    lanes = _lanes(extent, width)
+    if lanes > 1:
+        lo, li = sch.split(points_loop, factors=[None, lanes])
+        sch.reorder(lo, *inner, *unrolled, li)
+        sch.vectorize(li)
+        inside = [lo, *inner]
+    else:
+        sch.reorder(points_loop, *inner, *unrolled)
+        inside = [points_loop, *inner]
+    for loop in unrolled:
+        sch.unroll(loop)
+    if fusable is None:
+        _parallel(sch, [*outer, *inside], points, knobs)
+    else:  # the partition's loops cannot fuse with those outside it
+        _parallel(sch, fusable or inside, points, knobs)
+
+
+@template("fft.pack", "llvm", knobs=(VECTOR, PARALLEL_MIN))
+def schedule_pack(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    loops = sch.get_loops(block)
+    if len(loops) != 3:
+        return
+    lb, lc, ln = loops
+    points = _extent(sch, lb) * _extent(sch, ln)
+    lanes = _lanes(_extent(sch, ln), _width(sch, block, knobs))
+    if lanes > 1:
+        lno, lni = sch.split(ln, factors=[None, lanes])
+        sch.reorder(lb, lno, lc, lni)
+        sch.vectorize(lni)
+        outer = [lb, lno]
+    else:
+        sch.reorder(lb, ln, lc)
+        outer = [lb, ln]
+    sch.unroll(lc)
+    _parallel(sch, outer, points, knobs)

@@ -1,0 +1,102 @@
+"""The generic CPU template, for blocks no fftc kernel claims.
+
+* Spatial-only (injective) blocks: all loops fused, split into a parallel
+  outer loop and a vectorised inner loop.
+* Matmul-like reductions (``C[..., i, j] += A[..., i, k] * B[..., k, j]``: one
+  reduction loop, last; some input's innermost index is ``j``): a register
+  tile of ``rows`` x ``vector_width`` outputs is accumulated in a local
+  buffer over ``k``, with ``j`` vectorised, ``i`` unrolled and the outer tiles
+  parallel; elementwise consumers (bias, activation) are computed as each
+  tile is written back.
+* Other reductions: the spatial loops are fused and parallel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..base import Knob, KnobSource, template
+
+VECTOR = Knob("vector_width", (4, 8, 16, 32), 16, "fp32 lanes of the innermost loop")
+ROWS = Knob("rows", (1, 2, 4, 8, 16), 8, "rows of a matmul register tile")
+MIN_PARALLEL = 4096  # below this many points a parallel loop costs more than it saves
+
+
+def _extent(sch: Any, loop: Any) -> int | None:
+    try:
+        return int(sch.get(loop).extent)
+    except TypeError:
+        return None
+
+
+def _largest_divisor(extent: int, cap: int) -> int:
+    for f in (32, 16, 8, 4, 2):
+        if f <= cap and extent % f == 0:
+            return f
+    return 1
+
+
+def _is_matmul_like(sch: Any, block: Any) -> bool:
+    """One trailing reduction var, and an input whose innermost index is the last spatial var."""
+    stmt = sch.get(block)
+    kinds = [int(iv.iter_type) for iv in stmt.iter_vars]
+    if len(kinds) < 3 or kinds[-1] != 2 or any(k != 0 for k in kinds[:-1]):
+        return False
+    j = stmt.iter_vars[-2].var
+    k = stmt.iter_vars[-1].var
+    contiguous_j = any(r.region and r.region[-1].min.same_as(j) for r in stmt.reads)
+    uses_k = any(any(rng.min.same_as(k) for rng in r.region) for r in stmt.reads)
+    return contiguous_j and uses_k
+
+
+def _schedule_matmul(sch: Any, block: Any, knobs: KnobSource) -> None:
+    loops = sch.get_loops(block)
+    *outer, i, j, k = loops
+    ext_i, ext_j = _extent(sch, i), _extent(sch, j)
+    if ext_i is None or ext_j is None:
+        return
+    vec = _largest_divisor(ext_j, int(knobs.get(VECTOR)))
+    rows = _largest_divisor(ext_i, int(knobs.get(ROWS)))
+    io, ii = sch.split(i, factors=[None, rows])
+    jo, ji = sch.split(j, factors=[None, vec])
+    sch.reorder(*outer, io, jo, k, ii, ji)
+    consumers = sch.get_consumers(block)
+    tile = sch.cache_write(block, 0, "local")
+    sch.reverse_compute_at(tile, jo)
+    for consumer in consumers:  # the epilogue runs on each finished tile
+        try:
+            sch.reverse_compute_inline(consumer)
+        except Exception:  # not elementwise over the tile: it stays a separate loop nest
+            break
+    sch.parallel(sch.fuse(*outer, io) if outer else io)
+    if vec > 1:
+        sch.vectorize(ji)
+    if rows > 1:
+        sch.unroll(ii)
+    sch.decompose_reduction(block, k)
+
+
+@template("generic", "llvm", knobs=(VECTOR, ROWS))
+def schedule_generic(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    loops = sch.get_loops(block)
+    kinds = [int(iv.iter_type) == 0 for iv in sch.get(block).iter_vars]
+    if not loops or len(kinds) != len(loops):  # loops already transformed: leave them
+        return
+    if _is_matmul_like(sch, block):
+        _schedule_matmul(sch, block, knobs)
+        return
+    spatial = [lp for lp, s in zip(loops, kinds, strict=True) if s]
+    if not spatial or not all(kinds[: len(spatial)]):  # reduction loops interleaved
+        return
+    fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
+    extent = _extent(sch, fused)
+    if extent is None:
+        return
+    vec = int(knobs.get(VECTOR))
+    if all(kinds) and extent >= 2 * vec:
+        outer, inner = sch.split(fused, factors=[None, vec])
+        sch.vectorize(inner)
+        if extent >= MIN_PARALLEL:
+            sch.parallel(outer)
+    elif extent >= MIN_PARALLEL or (not all(kinds) and extent >= 2):
+        sch.parallel(fused)
