@@ -19,8 +19,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from fftc.backend.check import unguarded_writes
 from fftc.backend.tvm_api import Schedule, Target, ir, tirx
 from fftc.schedules.base import KERNEL_ATTR, DefaultKnobs, KnobSource, lookup
+from fftc.schedules.inline import covers_producers
 
 log = logging.getLogger("fftc.schedule")
 
@@ -61,6 +63,8 @@ def _has_root(sch: Schedule) -> bool:
 
 def _try_inline(sch: Schedule, block: object, reverse: bool) -> bool:
     """Inline ``block`` into its consumer (or, reversed, its producer) if TVM allows it."""
+    if reverse and not covers_producers(sch, block):
+        return False
     try:
         if reverse:
             sch.reverse_compute_inline(block)
@@ -130,6 +134,10 @@ def apply_schedules(
         except Exception as err:  # keep the correct, unscheduled function
             log.debug("scheduling %s failed, left unscheduled: %s", name, err)
             report.failed[name] = _one_line(err)
+            continue
+        problems = unguarded_writes(new_func)
+        if problems:  # a schedule that would write out of bounds is never used
+            report.failed[name] = problems[0]
             continue
         updated[gvar] = new_func.with_attr("tirx.is_scheduled", True)
         report.scheduled[name] = used

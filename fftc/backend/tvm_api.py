@@ -19,6 +19,8 @@ from tvm.s_tir import dlight, meta_schedule
 from tvm.s_tir.schedule import SBlockRV, Schedule
 from tvm.target import Target
 
+import fftc.threads  # noqa: F401  (before TVM starts its thread pool)
+
 __all__ = [
     "Schedule",
     "SBlockRV",

@@ -7,12 +7,10 @@ Every convolution is computed as a *direct convolution over a source tensor*:
 
 with ``g(m) = m // Mg`` the group of output channel ``m`` (``Cg = C/groups``,
 ``Mg = M/groups``, depthwise: ``Cg = 1``).  ``src`` is the input with the ONNX
-padding applied (``src[j] = x[j - pad_begin]``, zero outside), materialised
-once by the block ``conv.pad``: a padded copy costs O(input) while guarding
-every read with a bounds test would cost a compare per multiply-add and stop
-vectorisation.  The copy is skipped when nothing needs padding (e.g. 1x1
-convs).  ``ConvTranspose`` (:mod:`fftc.kernels.conv_transpose`) uses the same
-core with another ``src`` and ``wt``.
+padding applied (``src[j] = x[j - pad_begin]``, zero outside), copied once by
+the block ``conv.pad`` (O(input), where a bounds test per multiply-add would
+stop vectorisation); no copy when nothing needs padding.  ConvTranspose
+(:mod:`fftc.kernels.conv_transpose`) uses the same core.
 
 Two internal layouts ("strategies") make the innermost loop a contiguous
 vector of ``V`` lanes (``V = vector_bytes / itemsize`` of the accumulator):
@@ -46,8 +44,8 @@ from fftc.backend.tvm_api import relax, te, tirx, tvm
 from fftc.schedules.base import KERNEL_ATTR, DefaultKnobs, Knob
 
 # ConvTranspose is the same core with another source and weight (that module
-# imports this one only inside its function, so there is no import cycle)
-from .conv_transpose import emit_conv_transpose
+# imports this one only inside its functions, so there is no import cycle)
+from .conv_transpose import OutputMap, emit_conv_transpose
 
 __all__ = ["emit_conv", "emit_conv_transpose"]
 
@@ -352,19 +350,6 @@ def _channel_conv(
         return tmp[(n, g, tirx.floordiv(local, lanes), *o, tirx.floormod(local, lanes))]
 
     return read
-
-
-@dataclass(frozen=True)
-class OutputMap:
-    """An output that is a rearrangement of the direct conv's (ConvTranspose's pixel shuffle).
-
-    ``index(m, o)`` gives the direct-conv channel and position that output
-    channel ``m``, position ``o`` (of ``channels`` x ``shape``) reads.
-    """
-
-    channels: int
-    shape: tuple[int, ...]
-    index: Callable[[Expr, Sequence[Expr]], tuple[Expr, Sequence[Expr]]]
 
 
 def emit_direct_conv(

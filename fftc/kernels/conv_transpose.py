@@ -1,4 +1,4 @@
-"""ONNX ``ConvTranspose`` as a direct convolution over a zero-spread input.
+"""ONNX ``ConvTranspose`` as a direct convolution (the core of :mod:`fftc.kernels.conv`).
 
 ONNX defines, per spatial dim (stride ``s``, dilation ``d``, kernel ``K``,
 pads ``pb``/``pe``, output padding ``op``)::
@@ -6,29 +6,54 @@ pads ``pb``/``pe``, output padding ``op``)::
     y[n, m, o] = sum_{c in group(m), k : o + pb = i*s + k*d} x[n, c, i] * w[c, m % Mg, k]
     len(y) = s*(len(x) - 1) + op + (K - 1)*d + 1 - pb - pe
 
-Substituting ``k = K-1-k'`` turns this into a stride-1 convolution with
-dilation ``d`` of the flipped, transposed weight over a source in which the
-input samples sit ``s`` apart::
+**Sub-pixel form** (used when some ``s > 1`` and all ``d = 1``).  Write
+``t = o + pb = q*s + r``; the taps hitting ``t`` are ``k = r + j*s`` with
+``i = q - j``, so each output phase ``r`` is a stride-1 convolution of ``x``
+with ``J = ceil(K/s)`` taps::
 
-    y[o] = sum_{k'} src[o + k'*d] * wt[m, c, k'],   wt[m, c, k'] = w[g*Cg + c, m % Mg, K-1-k']
+    y[q*s + r - pb] = sum_{j < J} x[q - j] * w[c, m % Mg, r + j*s]   (0 when r + j*s >= K)
+
+All ``S = prod(s)`` phases together are one direct conv with ``M*S`` output
+channels (channel ``m*S + r``), flipped taps ``j' = J-1-j`` reading
+``src[u + j'] = x[u + q0 - (J-1) + j']`` for ``u = q - q0``, ``q0 = pb // s``;
+the ``conv.out`` block interleaves the phases back (a pixel shuffle).  No
+multiply hits an inserted zero.
+
+**Zero-spread form** (any dilation).  Substituting ``k = K-1-k'`` gives a
+stride-1 convolution with dilation ``d`` of the flipped weight over a source
+in which the input samples sit ``s`` apart::
+
+    y[o] = sum_{k'} src[o + k'*d] * w[g*Cg + c, m % Mg, K-1-k']
     src[j] = x[(j - P) / s]  when (j - P) is a multiple of s and in range, else 0
     P = (K-1)*d - pb
 
-(check: ``src[o + k'*d]`` hits ``x[i]`` exactly when ``o + (K-1-k)*d - P = i*s``,
-i.e. ``o + pb = i*s + k*d``).  ``P`` may be negative (large ``pb``): ``src``
-then starts inside the input.  The core in :mod:`fftc.kernels.conv` builds
-``src`` in its ``conv.pad`` block, so no zero-spread copy is made beyond the one
-padded input every direct conv has; the multiplies by the inserted zeros
-(a factor ``s`` per dim) are the price of reusing the dense kernel.
+(``src[o + k'*d]`` hits ``x[i]`` exactly when ``o + pb = i*s + k*d``).  ``P``
+may be negative (large ``pb``): ``src`` then starts inside the input.  ``src``
+is built by the core's ``conv.pad`` block; the multiplies by the inserted zeros
+(a factor ``s`` per dim) are the price, so this form is only the fallback.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from fftc.backend.tvm_api import relax, te, tirx
+
+
+@dataclass(frozen=True)
+class OutputMap:
+    """An output that is a rearrangement of the direct conv's (ConvTranspose's pixel shuffle).
+
+    ``index(m, o)`` gives the direct-conv channel and position that output
+    channel ``m``, position ``o`` (of ``channels`` x ``shape``) reads.
+    """
+
+    channels: int
+    shape: tuple[int, ...]
+    index: Callable[[Any, Sequence[Any]], tuple[Any, Sequence[Any]]]
 
 
 def conv_transpose_out_shape(
@@ -131,7 +156,7 @@ def _sub_pixel_form(
     out_shape: tuple[int, ...],
 ) -> tuple[Any, Any, Any]:
     """The sub-pixel form of the module docstring (dilation 1)."""
-    from .conv import DirectConv, OutputMap
+    from .conv import DirectConv
 
     rank = len(x_shape) - 2
     kernel = tuple(w_shape[2:])

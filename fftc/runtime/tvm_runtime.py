@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+import fftc.threads  # noqa: F401  (before TVM starts its thread pool)
+
 
 def _tvm() -> Any:
     import tvm

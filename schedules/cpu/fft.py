@@ -10,9 +10,10 @@ makes the block's index arithmetic affine, then:
   share its loads, twiddles and sub-expressions (LLVM value numbering);
 * vectorises ``k`` (loads ``Y[t*M + q*L + k]`` and stores
   ``Y'[(q*R + r)*L + k]`` are contiguous in ``k``) with the largest power of
-  two ``<= V`` dividing ``L`` (at least 4); for small ``L`` (the first stages)
-  it vectorises ``q`` and ``k`` together instead: contiguous loads, scattered
-  stores;
+  two ``<= V`` dividing ``L`` (at least 4); in the first stage (``L = 1``) it
+  vectorises ``q`` instead: contiguous loads, stores with stride ``R`` (which
+  LLVM partly turns into shuffles); other spans stay scalar (only ``L = 2``
+  with the default radix order);
 * fuses the remaining outer loops (batch, ``q``, outer ``k``) into one
   parallel loop when the stage is large enough to pay for the threads.
 
@@ -108,18 +109,18 @@ def schedule_stage(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None
         sch.reorder(lb, lq, lko, lr, lc, lki)
         sch.vectorize(lki)
         outer = [lb, lq, lko]
-    else:
-        # (q, k) together: lanes_q = per_q * span consecutive input points
-        lanes_q = _lanes(groups * span, width) if span < width else 1
-        per_q = lanes_q // span
-        if per_q > 1 and lanes_q % span == 0 and groups % per_q == 0:
-            lqo, lqi = sch.split(lq, factors=[None, per_q])
-            sch.reorder(lb, lqo, lr, lc, lqi, lk)
-            sch.vectorize(sch.fuse(lqi, lk))
-        else:
-            lqo = lq
-            sch.reorder(lb, lqo, lk, lr, lc)
+    elif span == 1 and _lanes(groups, width) > 1:
+        # the first stage: vectorise q (contiguous loads, stores with stride R)
+        lqo, lqi = sch.split(lq, factors=[None, _lanes(groups, width)])
+        sch.reorder(lb, lqo, lk, lr, lc, lqi)
+        sch.vectorize(lqi)
         outer = [lb, lqo]
+    else:
+        # L = 2, or L without a power-of-two factor >= 4.  (Vectorising q and k
+        # fused gives non-affine vector indices, on which TVM's CSE pass
+        # breaks the let bindings of the block body.)
+        sch.reorder(lb, lq, lk, lr, lc)
+        outer = [lb, lq]
     sch.unroll(lr)
     sch.unroll(lc)
     _parallel(sch, outer, points, knobs)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import Knob, KnobSource, template
+from ..inline import covers_producers
 
 VECTOR = Knob("vector_width", (4, 8, 16, 32), 16, "fp32 lanes of the innermost loop")
 ROWS = Knob("rows", (1, 2, 4, 8, 16), 8, "rows of a matmul register tile")
@@ -64,6 +65,8 @@ def _schedule_matmul(sch: Any, block: Any, knobs: KnobSource) -> None:
     tile = sch.cache_write(block, 0, "local")
     sch.reverse_compute_at(tile, jo)
     for consumer in consumers:  # the epilogue runs on each finished tile
+        if not covers_producers(sch, consumer):
+            break
         try:
             sch.reverse_compute_inline(consumer)
         except Exception:  # not elementwise over the tile: it stays a separate loop nest

@@ -255,6 +255,16 @@ TRANSPOSE_CASES = [
         transpose=True,
     ),
     ConvSpec((1, 16, 50), (16, 8, 8), (4,), (2, 2), transpose=True),
+    ConvSpec(
+        (1, 4, 6, 5),
+        (4, 2, 3, 3),
+        (2, 3),
+        (1, 0, 2, 1),
+        (2, 2),
+        output_padding=(1, 1),
+        groups=2,
+        transpose=True,
+    ),
     ConvSpec((1, 4, 7, 6), (4, 4, 3, 3), (2, 2), (1, 1, 1, 1), (2, 2), transpose=True),
 ]
 

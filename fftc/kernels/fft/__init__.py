@@ -43,7 +43,16 @@ from .realfft import (
 )
 from .stockham import Source, materialize
 
-__all__ = ["COMPUTE_KNOBS", "DFTPlan", "emit_dft", "plan_dft", "plan_tables"]
+__all__ = [
+    "AXIS_ATTR",
+    "COMPUTE_KNOBS",
+    "PAIRS_ATTR",
+    "POST_TAG",
+    "DFTPlan",
+    "emit_dft",
+    "plan_dft",
+    "plan_tables",
+]
 
 #: the output block's tag
 POST_TAG = "fft.post"
