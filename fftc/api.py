@@ -147,7 +147,18 @@ def compile(
             extra={"schedule_failed": sorted(result.schedule.failed)},
         )
         module = Module(manifest, lib, print_graph(graph, elide=True))
-    module.decisions = [str(d) for d in ctx.decisions]
+    module.decisions = [
+        *(str(d) for d in ctx.decisions),
+        *(f"[lower] {note}" for note in result.notes),
+        *(
+            f"[schedule] {fn}: {', '.join(sorted(set(used))) or 'no template'}"
+            for fn, used in sorted(result.schedule.scheduled.items())
+        ),
+        *(
+            f"[schedule] {fn}: left unscheduled ({why})"
+            for fn, why in sorted(result.schedule.failed.items())
+        ),
+    ]
     tick("link", time.perf_counter() - t0)
     return module
 

@@ -194,6 +194,8 @@ def dft_cases() -> list[Case]:
         dft_case(20, (2, 30, 1), 1, 0, 1, length=13),  # truncation
         dft_case(20, (2, 97, 2), 1, 1, 0),  # prime
         dft_case(20, (1, 8191, 1), 1, 0, 1, reference="onnx"),  # large prime
+        dft_case(20, (1, 65536, 2), 1, 0, 0, reference="onnx"),
+        dft_case(20, (1, 65536, 1), 1, 0, 1, reference="onnx"),
         dft_case(20, (1, 1000, 2), 1, 0, 0, reference="onnx"),
     ]
     return cases

@@ -48,9 +48,11 @@ from ..base import Knob, KnobSource, template
 VECTOR = Knob("fft.vector_width", (4, 8, 16), 16, "fp32 lanes of the vectorised loop")
 PARALLEL_MIN = Knob(
     "fft.parallel_min",
-    (4096, 16384, 65536, 1 << 30),
-    16384,
-    "a block with fewer points runs on one thread (the last choice: never parallel)",
+    (8192, 32768, 131072, 1 << 30),
+    32768,
+    # 2 cores: a 16384-point stage ran no faster on two threads (each stage
+    # mixes the whole array, so the threads trade cache lines), 32768 did
+    "a block with fewer points (batch x length) runs on one thread; the last choice: never",
 )
 #: the fewest lanes worth a vector loop
 MIN_LANES = 4

@@ -80,6 +80,8 @@ def test_compile_run_verify_inspect(model_path: Path, tmp_path: Path):
     assert "T.prim_func" in r.stdout
     r = fftc_cli("inspect", str(artifact))
     assert '"library_sha256"' in r.stdout
+    r = fftc_cli("inspect", str(model_path), "--explain")
+    assert "rfft n=16" in r.stdout, r.stdout
 
 
 def test_outputs_are_never_overwritten_without_force(model_path: Path, tmp_path: Path):

@@ -19,6 +19,11 @@ def conv(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Exp
 
     a = node.attrs
     assert isinstance(a, ConvAttrs)
+    w = ctx.input_type(node, 1).shape
+    ctx.notes.append(
+        f"{node.label}: direct convolution kernel (weight {list(w)}, groups {a.groups}, "
+        f"strides {list(a.strides)}, dilations {list(a.dilations)})"
+    )
     y = emit_conv(
         ctx.bb,
         args[0],
@@ -56,10 +61,14 @@ def conv_transpose(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -
 
 @lowers("dft")
 def dft(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
-    from fftc.kernels.fft import emit_dft
+    from fftc.kernels.fft import emit_dft, plan_dft
 
     a = node.attrs
     assert isinstance(a, DFTAttrs)
+    real = ctx.input_type(node, 0).shape[-1] == 1
+    plan = plan_dft(a.length, inverse=a.inverse, onesided=a.onesided, real_input=real,
+                    norm=a.norm, knobs=ctx.node_knobs(node))  # fmt: skip
+    ctx.notes.append(f"{node.label}: {plan.explain()}")
     y = emit_dft(
         ctx.bb,
         args[0],
