@@ -20,6 +20,12 @@ def randn(*shape: int) -> np.ndarray:
     return RNG.standard_normal(shape).astype(np.float32)
 
 
+def reset_rng() -> None:
+    """Every test module gets the same data, whatever ran before it."""
+    global RNG
+    RNG = np.random.default_rng(1234)
+
+
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -192,7 +198,7 @@ def dft_cases() -> list[Case]:
         dft_case(20, (7, 3, 5, 2), 0, 0, 0),
         dft_case(20, (2, 30, 1), 1, 0, 0, length=45),  # zero padding
         dft_case(20, (2, 30, 1), 1, 0, 1, length=13),  # truncation
-        dft_case(20, (2, 97, 2), 1, 1, 0),  # prime
+        dft_case(20, (2, 97, 2), 1, 1, 0, reference="onnx"),  # prime (ORT's Bluestein: ~2e-5)
         dft_case(20, (1, 8191, 1), 1, 0, 1, reference="onnx"),  # large prime
         dft_case(20, (1, 65536, 2), 1, 0, 0, reference="onnx"),
         dft_case(20, (1, 65536, 1), 1, 0, 1, reference="onnx"),
@@ -449,6 +455,7 @@ def linalg_model() -> Case:
 
 
 def all_cases() -> list[Case]:
+    reset_rng()
     return [
         *conv_cases(),
         *conv_transpose_cases(),

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fftc.backend.tvm_api import relax, te, tirx, tvm
+from fftc.ir.ops.conv import conv_out_dim
 from fftc.schedules.base import KERNEL_ATTR, DefaultKnobs, Knob
 
 # ConvTranspose is the same core with another source and weight (that module
@@ -413,11 +414,10 @@ def conv_out_shape(
     pads: Sequence[int],
     dilations: Sequence[int],
 ) -> tuple[int, ...]:
-    """ONNX Conv: ``floor((in + pb + pe - d*(k-1) - 1) / s) + 1`` per spatial dim."""
+    """ONNX Conv's output spatial shape (the IR op's shape rule)."""
     rank = len(kernel)
     return tuple(
-        (in_shape[i] + pads[i] + pads[i + rank] - dilations[i] * (kernel[i] - 1) - 1) // strides[i]
-        + 1
+        conv_out_dim(in_shape[i], kernel[i], strides[i], dilations[i], pads[i], pads[i + rank])
         for i in range(rank)
     )
 

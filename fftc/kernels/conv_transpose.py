@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fftc.backend.tvm_api import relax, te, tirx
+from fftc.ir.ops.conv import conv_transpose_out_dim
 
 
 @dataclass(frozen=True)
@@ -64,15 +65,18 @@ def conv_transpose_out_shape(
     dilations: Sequence[int],
     output_padding: Sequence[int],
 ) -> tuple[int, ...]:
-    """ONNX: ``s*(in-1) + output_padding + (k-1)*d + 1 - pb - pe`` per spatial dim."""
+    """ONNX ConvTranspose's output spatial shape (the IR op's shape rule)."""
     rank = len(kernel)
     return tuple(
-        strides[i] * (in_shape[i] - 1)
-        + output_padding[i]
-        + (kernel[i] - 1) * dilations[i]
-        + 1
-        - pads[i]
-        - pads[i + rank]
+        conv_transpose_out_dim(
+            in_shape[i],
+            kernel[i],
+            strides[i],
+            dilations[i],
+            pads[i],
+            pads[i + rank],
+            output_padding[i],
+        )
         for i in range(rank)
     )
 

@@ -44,21 +44,35 @@ def conv_out_dim(size: int, k: int, stride: int, dil: int, pb: int, pe: int) -> 
     return (size + pb + pe - dil * (k - 1) - 1) // stride + 1
 
 
-def _conv_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
-    assert isinstance(a, ConvAttrs)
+def _operands(
+    op: str, ts: Sequence[TensorType | None], a: ConvAttrs
+) -> tuple[TensorType, TensorType, int]:
+    """Input, weight and spatial rank, checked against each other and the attributes."""
     x, w = need(ts[0], "x"), need(ts[1], "w")
-    same_dtype("conv", [x, w])
+    same_dtype(op, [x, w])
     rank = x.rank - 2
     if rank < 1 or w.rank != x.rank:
-        raise IRError(f"conv: input {x} and weight {w} must both be rank >= 3 and equal")
-    a.check("conv", rank)
+        raise IRError(f"{op}: input {x} and weight {w} must both be rank >= 3 and equal")
+    a.check(op, rank)
+    return x, w, rank
+
+
+def _result(op: str, x: TensorType, m: int, out: list[int], bias: TensorType | None) -> TensorType:
+    if bias is not None and bias.shape != (m,):
+        raise IRError(f"{op}: bias must have shape ({m},), got {bias.shape}")
+    if min(out) < 1:
+        raise IRError(f"{op}: output spatial shape {out} is empty")
+    return TensorType((x.shape[0], m, *out), x.dtype)
+
+
+def _conv_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
+    assert isinstance(a, ConvAttrs)
+    x, w, rank = _operands("conv", ts, a)
     m, cg = w.shape[0], w.shape[1]
     if x.shape[1] != cg * a.groups or m % a.groups:
         raise IRError(
             f"conv: {x.shape[1]} input channels, weight {w.shape} and groups={a.groups} disagree"
         )
-    if ts[2] is not None and ts[2].shape != (m,):
-        raise IRError(f"conv: bias must have shape ({m},), got {ts[2].shape}")
     out = [
         conv_out_dim(
             x.shape[2 + i],
@@ -70,9 +84,7 @@ def _conv_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
         )
         for i in range(rank)
     ]
-    if min(out) < 1:
-        raise IRError(f"conv: output spatial shape {out} is empty")
-    return [TensorType((x.shape[0], m, *out), x.dtype)]
+    return [_result("conv", x, m, out, ts[2])]
 
 
 def _windows(
@@ -157,12 +169,7 @@ def conv_transpose_out_dim(
 
 def _convt_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
     assert isinstance(a, ConvTransposeAttrs)
-    x, w = need(ts[0], "x"), need(ts[1], "w")
-    same_dtype("conv_transpose", [x, w])
-    rank = x.rank - 2
-    if rank < 1 or w.rank != x.rank:
-        raise IRError(f"conv_transpose: input {x} and weight {w} must be rank >= 3 and equal")
-    a.check("conv_transpose", rank)
+    x, w, rank = _operands("conv_transpose", ts, a)
     if len(a.output_padding) != rank:
         raise IRError(f"conv_transpose: output_padding needs {rank} values")
     if x.shape[1] != w.shape[0] or x.shape[1] % a.groups:
@@ -170,8 +177,6 @@ def _convt_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
             f"conv_transpose: {x.shape[1]} input channels, weight {w.shape}, groups={a.groups}"
         )
     m = w.shape[1] * a.groups
-    if ts[2] is not None and ts[2].shape != (m,):
-        raise IRError(f"conv_transpose: bias must have shape ({m},), got {ts[2].shape}")
     out = [
         conv_transpose_out_dim(
             x.shape[2 + i],
@@ -184,9 +189,7 @@ def _convt_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
         )
         for i in range(rank)
     ]
-    if min(out) < 1:
-        raise IRError(f"conv_transpose: output spatial shape {out} is empty")
-    return [TensorType((x.shape[0], m, *out), x.dtype)]
+    return [_result("conv_transpose", x, m, out, ts[2])]
 
 
 def conv_transpose_reference(

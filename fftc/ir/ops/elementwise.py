@@ -144,36 +144,17 @@ for _name, _unary in UNARY.items():
     register_op(OpDef(_name, ("x",), _same, _unary_ref(_unary), kind=OpKind.elementwise))
 for _name, _unary in PREDICATES.items():
     register_op(OpDef(_name, ("x",), _as_bool, _pred_ref(_unary), kind=OpKind.elementwise))
-for _name, _binary in BINARY.items():
-    register_op(
-        OpDef(
-            _name,
-            ("a", "b"),
-            _binary_infer(_name, None),
-            _binary_ref(_binary, False),
-            kind=OpKind.elementwise,
+for _table, _result in ((BINARY, None), (COMPARE, DType.bool), (LOGICAL, DType.bool)):
+    for _name, _binary in _table.items():
+        register_op(
+            OpDef(
+                _name,
+                ("a", "b"),
+                _binary_infer(_name, _result),
+                _binary_ref(_binary, _result is DType.bool),
+                kind=OpKind.elementwise,
+            )
         )
-    )
-for _name, _binary in COMPARE.items():
-    register_op(
-        OpDef(
-            _name,
-            ("a", "b"),
-            _binary_infer(_name, DType.bool),
-            _binary_ref(_binary, True),
-            kind=OpKind.elementwise,
-        )
-    )
-for _name, _binary in LOGICAL.items():
-    register_op(
-        OpDef(
-            _name,
-            ("a", "b"),
-            _binary_infer(_name, DType.bool),
-            _binary_ref(_binary, True),
-            kind=OpKind.elementwise,
-        )
-    )
 
 
 def _not_ref(xs: Sequence[np.ndarray | None], _a: Attrs) -> list[np.ndarray]:
