@@ -207,6 +207,22 @@ def dft_cases() -> list[Case]:
     return cases
 
 
+def causal_conv_cases() -> list[Case]:
+    """CausalConvWithState (opset 27; onnxruntime 1.31 lacks it: ONNX's reference runs it)."""
+    out = []
+    for k, act, with_state in [(4, "silu", True), (3, "none", False), (2, "none", True)]:
+        x, w, b = randn(2, 6, 10), randn(6, 1, k), randn(6)
+        feeds = {"x": x}
+        inputs = ["x", "w", "b", ""]
+        if with_state:
+            feeds["past"] = randn(2, 6, k - 1)
+            inputs[3] = "past"
+        model = op_model("CausalConvWithState", inputs, feeds, {"w": w, "b": b}, opset=27,
+                         num_outputs=2, activation=act)  # fmt: skip
+        out.append(Case(f"causal_conv-k{k}-{act}-state{with_state}", model, feeds, "onnx"))
+    return out
+
+
 def stft_cases() -> list[Case]:
     out = []
     for length, frame, step, window, onesided in [
@@ -459,6 +475,7 @@ def all_cases() -> list[Case]:
     return [
         *conv_cases(),
         *conv_transpose_cases(),
+        *causal_conv_cases(),
         *pool_cases(),
         *dft_cases(),
         *stft_cases(),

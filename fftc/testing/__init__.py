@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
-from fftc.errors import ModelError, UsageError
+from fftc.errors import ModelError, UsageError, VerificationError
 
 #: default ``fftc verify`` tolerance on max_rel for fp32 models
 DEFAULT_RTOL = 1e-4
@@ -138,6 +138,39 @@ def run_onnxruntime(
     return dict(zip(names, sess.run(None, dict(inputs)), strict=True))
 
 
+def run_onnx_reference(
+    model: str | os.PathLike[str] | onnx.ModelProto, inputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Outputs of ONNX's own reference evaluator (NumPy; slow, covers the newest opsets)."""
+    from onnx.reference import ReferenceEvaluator
+
+    m = _load(model)
+    names = [o.name for o in m.graph.output]
+    return dict(zip(names, ReferenceEvaluator(m).run(None, dict(inputs)), strict=True))
+
+
+def reference_outputs(
+    model: str | os.PathLike[str] | onnx.ModelProto, inputs: Mapping[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], str]:
+    """onnxruntime's outputs, or ONNX's reference evaluator's where onnxruntime cannot
+    load the model (e.g. an opset newer than it supports); returns (outputs, which)."""
+    try:
+        return run_onnxruntime(model, inputs), "onnxruntime"
+    except Exception as ort_error:  # onnxruntime refuses the model: try ONNX's reference
+        try:
+            return run_onnx_reference(model, inputs), "onnx-reference"
+        except Exception as ref_error:
+            raise VerificationError(
+                f"no reference can run this model: onnxruntime: {_first(ort_error)}; "
+                f"ONNX reference evaluator: {_first(ref_error)}"
+            ) from None
+
+
+def _first(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0][:300] if text else type(err).__name__
+
+
 __all__ = [
     "DEFAULT_RTOL",
     "Comparison",
@@ -145,5 +178,7 @@ __all__ = [
     "compare",
     "input_specs",
     "random_inputs",
+    "reference_outputs",
+    "run_onnx_reference",
     "run_onnxruntime",
 ]

@@ -135,6 +135,16 @@ def test_bad_model_and_bad_inputs(tmp_path: Path, model_path: Path):
     assert "input 'x': got float32[3, 16], the model takes float32[2, 16]" in r.stderr
 
 
+def test_verify_falls_back_to_the_onnx_reference(tmp_path: Path):
+    from tests.onnx_cases import causal_conv_cases
+
+    path = tmp_path / "causal.onnx"
+    onnx.save(causal_conv_cases()[0].model, str(path))  # opset 27: onnxruntime refuses it
+    r = fftc_cli("-q", "verify", str(path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "compared with onnx-reference" in r.stdout
+
+
 def test_python_dash_m_and_console_script_agree():
     r = subprocess.run(["fftc", "--version"], capture_output=True, text=True, check=False)
     assert r.returncode == 0

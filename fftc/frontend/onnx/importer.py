@@ -139,13 +139,15 @@ def _input_types(
         ]
         if not tt.HasField("shape"):
             problems.append(f"input {inp.name!r} has an unknown rank; pin it with --input-shape")
-        elif any(not isinstance(d, int) or d < 1 for d in dims):
+        elif any(not isinstance(d, int) for d in dims):
             shown = ",".join(str(d) for d in dims)
+            pinned = ",".join(str(d) if isinstance(d, int) else "N" for d in dims)
             problems.append(
                 f"input {inp.name!r} has unresolved dims [{shown}]; pin them with "
-                f"--input-shape {inp.name}="
-                + ",".join(str(d) if isinstance(d, int) and d > 0 else "N" for d in dims)
+                f"--input-shape {inp.name}={pinned}"
             )
+        elif any(d < 1 for d in dims):
+            problems.append(f"input {inp.name!r} has an empty dim {dims}; fftc needs sizes >= 1")
         else:
             types[inp.name] = TensorType(tuple(int(d) for d in dims), dtype)
     return types, problems
