@@ -74,7 +74,7 @@ def _model_identity(model: str | os.PathLike[str] | onnx.ModelProto) -> tuple[st
 
 
 def _cpu_flags(spec: TargetSpec) -> list[str]:
-    from fftc.backend.target_info import required_cpu_flags
+    from fftc.codegen.target_info import required_cpu_flags
 
     return required_cpu_flags(spec)
 
@@ -93,8 +93,8 @@ def compile(
     ``on_stage(name, ir)`` is called with the IR after every stage;
     ``progress(stage, seconds)`` after each step finishes.
     """
-    from fftc.backend.build import build
-    from fftc.backend.tvm_api import tvm_version
+    from fftc.codegen.build import build
+    from fftc.codegen.tvm_api import tvm_version
 
     opts = options or CompileOptions()
     shapes = dict(input_shapes or opts.input_shapes)
@@ -199,7 +199,7 @@ def inspect_stage(
     try:
         hook("ir", graph)
         graph = run_pipeline(graph, PassContext(), on_stage=hook)
-        from fftc.backend.build import build
+        from fftc.codegen.build import build
 
         build(graph, spec, on_stage=hook)
     except _Stop:

@@ -40,7 +40,7 @@ def parse_target(text: str | TargetSpec | None) -> TargetSpec:
     kind = {"cpu": "llvm"}.get(kind, kind)
     if kind == "llvm":
         if not arch:
-            from fftc.backend.tvm_api import host_cpu
+            from fftc.codegen.tvm_api import host_cpu
 
             arch = host_cpu()
         return TargetSpec("llvm", arch, os.cpu_count() or 1)

@@ -2,7 +2,7 @@
 
 A kernel written by fftc (a TE compute in ``fftc.kernels``) marks each of its
 blocks with the block annotation ``{"fftc.kernel": KIND}``.  After Relax has
-fused the model into PrimFuncs, ``fftc.backend.schedule`` finds those blocks
+fused the model into PrimFuncs, ``fftc.codegen.schedule`` finds those blocks
 and calls the template registered for ``(target kind, KIND)``:
 
     template.apply(sch, block, target, knobs) -> None

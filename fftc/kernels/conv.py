@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fftc.backend.tvm_api import relax, te, tirx, tvm
+from fftc.codegen.tvm_api import relax, te, tirx, tvm
 from fftc.ir.ops.conv import conv_out_dim
 from fftc.schedules.base import KERNEL_ATTR, DefaultKnobs, Knob
 

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from fftc.backend.schedule import ScheduleReport, apply_schedules
-from fftc.backend.tvm_api import llvm_target, relax, tvm
+from fftc.codegen.schedule import ScheduleReport, apply_schedules
+from fftc.codegen.tvm_api import llvm_target, relax, tvm
 
 from .conv import emit_conv
 from .conv_transpose import emit_conv_transpose

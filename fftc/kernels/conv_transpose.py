@@ -40,7 +40,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fftc.backend.tvm_api import relax, te, tirx
+from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.ir.ops.conv import conv_transpose_out_dim
 
 

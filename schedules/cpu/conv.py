@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fftc.backend.tvm_api import tvm
+from fftc.codegen.tvm_api import tvm
 from fftc.kernels.conv import (
     CG_ATTR,
     COMPUTE_KNOBS,

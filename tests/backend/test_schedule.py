@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from fftc.backend.schedule import apply_schedules
-from fftc.backend.tvm_api import Schedule, llvm_target, relax, te, tvm
+from fftc.codegen.schedule import apply_schedules
+from fftc.codegen.tvm_api import Schedule, llvm_target, relax, te, tvm
 from fftc.schedules.inline import covers_producers
 
 
@@ -20,7 +20,7 @@ def test_sliced_consumers_are_not_reverse_inlined():
 
 def _hyena_fused(examples_dir):
     from fftc.api import import_model
-    from fftc.backend.lower import lower_graph
+    from fftc.codegen.lower import lower_graph
     from fftc.passes import run_pipeline
 
     graph = run_pipeline(import_model(examples_dir / "onnx" / "hyena_block.onnx"))
@@ -32,7 +32,7 @@ def _hyena_fused(examples_dir):
 
 def test_unguarded_writes_are_caught_and_not_used(examples_dir, monkeypatch):
     """Hyena's causal conv is sliced; inlining the slice would write out of bounds."""
-    import fftc.backend.schedule as driver
+    import fftc.codegen.schedule as driver
 
     mod, target = _hyena_fused(examples_dir)
     monkeypatch.setattr(driver, "covers_producers", lambda sch, block: True)

@@ -23,8 +23,8 @@ import numpy as np
 import onnx
 import pytest
 
-from fftc.backend.schedule import apply_schedules, block_kernel
-from fftc.backend.tvm_api import Schedule, llvm_target, relax, tirx, tvm
+from fftc.codegen.schedule import apply_schedules, block_kernel
+from fftc.codegen.tvm_api import Schedule, llvm_target, relax, tirx, tvm
 from fftc.kernels.conv import emit_conv
 from fftc.kernels.conv_bench import ConvSpec, compile_fftc, onnx_model, ort_session
 from fftc.schedules.base import Knob, lookup

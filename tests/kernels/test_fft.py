@@ -31,8 +31,8 @@ import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
-from fftc.backend.schedule import apply_schedules, block_kernel
-from fftc.backend.tvm_api import Schedule, ir, llvm_target, relax, tirx, tvm
+from fftc.codegen.schedule import apply_schedules, block_kernel
+from fftc.codegen.tvm_api import Schedule, ir, llvm_target, relax, tirx, tvm
 from fftc.kernels.fft import emit_dft, plan_dft, plan_tables
 from fftc.kernels.fft.plan import MAX_PRIME, BluesteinPlan, MixedRadixPlan, pack_radices
 

@@ -146,10 +146,13 @@ def _input_types(
                 f"input {inp.name!r} has unresolved dims [{shown}]; pin them with "
                 f"--input-shape {inp.name}={pinned}"
             )
-        elif any(d < 1 for d in dims):
-            problems.append(f"input {inp.name!r} has an empty dim {dims}; fftc needs sizes >= 1")
         else:
-            types[inp.name] = TensorType(tuple(int(d) for d in dims), dtype)
+            sizes = tuple(int(d) for d in dims)
+            if min(sizes, default=1) < 1:
+                problems.append(f"input {inp.name!r} has an empty dim {list(sizes)}; "
+                                "fftc needs sizes >= 1")  # fmt: skip
+            else:
+                types[inp.name] = TensorType(sizes, dtype)
     return types, problems
 
 

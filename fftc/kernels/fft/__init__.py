@@ -25,7 +25,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fftc.backend.tvm_api import relax, te, tirx
+from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.schedules.base import KERNEL_ATTR, KnobValue
 
 from .bluestein import build_core, core_tables

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fftc.backend.schedule import apply_schedules
-from fftc.backend.tvm_api import llvm_target, relax, tvm
+from fftc.codegen.schedule import apply_schedules
+from fftc.codegen.tvm_api import llvm_target, relax, tvm
 from fftc.schedules.base import KnobValue
 
 from . import emit_dft, plan_dft

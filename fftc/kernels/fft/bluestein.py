@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from fftc.backend.tvm_api import te, tirx
+from fftc.codegen.tvm_api import te, tirx
 
 from .butterfly import Cx, PrimExpr, cmul
 from .plan import BluesteinPlan, CorePlan, MixedRadixPlan, planar, root_table

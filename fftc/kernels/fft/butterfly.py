@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from fftc.backend.tvm_api import tirx
+from fftc.codegen.tvm_api import tirx
 
 from .plan import prime_factors
 

@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fftc.backend.tvm_api import te
+from fftc.codegen.tvm_api import te
 
 from .butterfly import Cx, PrimExpr
 from .stockham import Source

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fftc.backend.tvm_api import te, tirx
+from fftc.codegen.tvm_api import te, tirx
 
 from .butterfly import Cx, PrimExpr, cadd, cmul, conj, csub
 from .plan import planar, root_table

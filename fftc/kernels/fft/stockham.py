@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from fftc.backend.tvm_api import te, tirx
+from fftc.codegen.tvm_api import te, tirx
 from fftc.schedules.base import KERNEL_ATTR
 
 from .butterfly import Cx, DFTBuilder, LetScope, PrimExpr, cmul

@@ -6,8 +6,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fftc.backend.lower.registry import Expr, LowerContext, lowers
-from fftc.backend.tvm_api import relax
+from fftc.codegen.lower.registry import Expr, LowerContext, lowers
+from fftc.codegen.tvm_api import relax
 from fftc.ir import Node
 from fftc.ir.ops.elementwise import CastAttrs, ClipAttrs, GeluAttrs, ModAttrs
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fftc.backend.tvm_api import llvm_target, tvm
+from fftc.codegen.tvm_api import llvm_target, tvm
 from fftc.runtime.artifact import ISA_FLAGS
 from fftc.target import TargetSpec
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fftc.backend.lower.registry import Expr, LowerContext, lowers
-from fftc.backend.tvm_api import relax
+from fftc.codegen.lower.registry import Expr, LowerContext, lowers
+from fftc.codegen.tvm_api import relax
 from fftc.ir import Node
 from fftc.ir.ops.linalg import EinsumAttrs
 from fftc.ir.ops.norm import GroupNormAttrs, LayerNormAttrs

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fftc.backend.tvm_api import relax
+from fftc.codegen.tvm_api import relax
 from fftc.ir import Node
 from fftc.ir.types import TensorType
 
@@ -71,7 +71,7 @@ def _load() -> None:
     global _loaded
     if not _loaded:
         _loaded = True
-        from fftc.backend.lower import (  # noqa: F401  (registration)
+        from fftc.codegen.lower import (  # noqa: F401  (registration)
             elementwise,
             kernels,
             movement,

@@ -19,8 +19,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from fftc.backend.check import unguarded_writes
-from fftc.backend.tvm_api import Schedule, Target, ir, tirx
+from fftc.codegen.check import unguarded_writes
+from fftc.codegen.tvm_api import Schedule, Target, ir, tirx
 from fftc.schedules.base import KERNEL_ATTR, DefaultKnobs, KnobSource, lookup
 from fftc.schedules.inline import covers_producers
 

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fftc.backend.lower import lower_graph
-from fftc.backend.schedule import ScheduleReport, apply_schedules
-from fftc.backend.tvm_api import Target, relax, tvm
+from fftc.codegen.lower import lower_graph
+from fftc.codegen.schedule import ScheduleReport, apply_schedules
+from fftc.codegen.tvm_api import Target, relax, tvm
 from fftc.errors import CompileError
 from fftc.ir import Graph
 from fftc.target import TargetSpec
@@ -30,7 +30,7 @@ StageHook = Callable[[str, Any], None]
 
 def tvm_target(spec: TargetSpec) -> Any:
     if spec.kind == "llvm":
-        from fftc.backend.tvm_api import llvm_target
+        from fftc.codegen.tvm_api import llvm_target
 
         return llvm_target(spec.arch, spec.num_cores)
     raise CompileError(f"target {spec} is not supported by this backend")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fftc.backend.tvm_api import tirx
+from fftc.codegen.tvm_api import tirx
 
 
 def _children(stmt: Any) -> Iterator[Any]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fftc.backend.lower.registry import LowerContext, lowering_for, relax_type
-from fftc.backend.tvm_api import relax
+from fftc.codegen.lower.registry import LowerContext, lowering_for, relax_type
+from fftc.codegen.tvm_api import relax
 from fftc.errors import CompileError
 from fftc.ir import Graph
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fftc.backend.lower.registry import Expr, LowerContext, lowers
-from fftc.backend.tvm_api import relax
+from fftc.codegen.lower.registry import Expr, LowerContext, lowers
+from fftc.codegen.tvm_api import relax
 from fftc.ir import Node
 from fftc.ir.ops.conv import ConvAttrs, ConvTransposeAttrs, PoolAttrs
 from fftc.ir.ops.dft import DFTAttrs

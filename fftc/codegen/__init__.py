@@ -1,0 +1,1 @@
+"""Code generation: fftc IR -> Relax -> scheduled TIR -> TVM executable."""
