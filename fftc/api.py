@@ -43,6 +43,8 @@ class CompileOptions:
     """What a compile may be asked for beyond model and target."""
 
     input_shapes: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    #: accept NaN/Inf in weights (refused by default: usually a corrupt model)
+    allow_nonfinite: bool = False
     verify_each: bool = True
     pass_options: dict[str, Any] = field(default_factory=dict)
 
@@ -54,12 +56,13 @@ StageHook = Callable[[str, Any], None]
 def import_model(
     model: str | os.PathLike[str] | onnx.ModelProto,
     input_shapes: Mapping[str, Sequence[int]] | None = None,
+    allow_nonfinite: bool = False,
 ) -> Graph:
     """The fftc IR of an ONNX model (stage ``ir``)."""
     from fftc.frontend.onnx import import_onnx
 
     try:
-        return import_onnx(model, input_shapes)
+        return import_onnx(model, input_shapes, allow_nonfinite)
     except IRError as err:
         raise CompileError(f"import produced an invalid graph (an fftc bug): {err}") from err
 
@@ -84,13 +87,15 @@ def compile(
     target: str | TargetSpec | None = "llvm",
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     *,
+    allow_nonfinite: bool = False,
     options: CompileOptions | None = None,
     on_stage: StageHook | None = None,
     progress: Progress | None = None,
 ) -> Module:
     """Compile an ONNX model for ``target`` and return the runnable module.
 
-    ``on_stage(name, ir)`` is called with the IR after every stage;
+    ``input_shapes`` pins symbolic dims; ``allow_nonfinite`` accepts NaN/Inf
+    weights; ``on_stage(name, ir)`` is called with the IR after every stage;
     ``progress(stage, seconds)`` after each step finishes.
     """
     from fftc.codegen.build import build
@@ -103,7 +108,7 @@ def compile(
     tick = progress or (lambda _s, _t: None)
 
     t0 = time.perf_counter()
-    graph = import_model(model, shapes)
+    graph = import_model(model, shapes, allow_nonfinite or opts.allow_nonfinite)
     hook("ir", graph)
     tick("import", time.perf_counter() - t0)
 
@@ -182,6 +187,7 @@ def inspect_stage(
     target: str | TargetSpec | None = "llvm",
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     elide: bool = True,
+    allow_nonfinite: bool = False,
 ) -> str:
     """The text of the IR after ``stage`` (see :func:`stage_names`)."""
     names = stage_names()
@@ -195,7 +201,7 @@ def inspect_stage(
             captured[name] = print_graph(ir, elide=elide) if isinstance(ir, Graph) else ir.script()
             raise _Stop
 
-    graph = import_model(model, input_shapes)
+    graph = import_model(model, input_shapes, allow_nonfinite)
     try:
         hook("ir", graph)
         graph = run_pipeline(graph, PassContext(), on_stage=hook)

@@ -75,6 +75,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         model,
         target=args.target,
         input_shapes=input_shapes(args),
+        allow_nonfinite=args.allow_nonfinite_weights,
         progress=progress_printer(args, model.name),
     )
     module.export(out, force=args.force)

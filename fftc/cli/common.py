@@ -22,6 +22,11 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         help="llvm (this CPU, default) or llvm:<cpu name>, e.g. llvm:znver4",
     )
     p.add_argument(
+        "--allow-nonfinite-weights",
+        action="store_true",
+        help="accept NaN/Inf in weights (refused by default, e.g. for -inf masks)",
+    )
+    p.add_argument(
         "--input-shape",
         action="append",
         default=[],

@@ -62,7 +62,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     elif args.explain:
         text = _explain(args, path)
     else:
-        text = inspect_stage(path, args.stage, args.target, input_shapes(args), not args.full)
+        text = inspect_stage(path, args.stage, args.target, input_shapes(args), not args.full,
+                             args.allow_nonfinite_weights)  # fmt: skip
     if out is not None:
         out.write_text(text)
     else:
@@ -82,7 +83,8 @@ def _artifact_text(path: Path) -> str:
 def _explain(args: argparse.Namespace, path: Path) -> str:
     import fftc
 
-    module = fftc.compile(path, target=args.target, input_shapes=input_shapes(args))
+    module = fftc.compile(path, target=args.target, input_shapes=input_shapes(args),
+                          allow_nonfinite=args.allow_nonfinite_weights)  # fmt: skip
     lines = [f"decisions for {path.name} on {module.target}:"]
     lines += [f"  {d}" for d in module.decisions] or ["  (none)"]
     return "\n".join(lines) + "\n"

@@ -80,7 +80,11 @@ def _verify_one(args: argparse.Namespace, path: str) -> list[Row]:
     feeds = load_npz(args.inputs) if args.inputs else random_inputs(model, args.seed, shapes)
     t0 = time.perf_counter()
     module = fftc.compile(
-        model, target=args.target, input_shapes=shapes, progress=progress_printer(args, model.name)
+        model,
+        target=args.target,
+        input_shapes=shapes,
+        allow_nonfinite=args.allow_nonfinite_weights,
+        progress=progress_printer(args, model.name),
     )
     compile_s = time.perf_counter() - t0
     ours = module.run(feeds)

@@ -1,9 +1,12 @@
-"""Checks of scheduled TIR (run after scheduling when the compile verifies).
+"""Checks of scheduled TIR, run on every scheduled PrimFunc; a schedule that
+fails one is not used (the function is compiled unscheduled instead).
 
 ``unguarded_writes`` finds blocks whose iteration domain is larger than the
 buffer they write, with no predicate guarding the excess: the pattern TVM
 0.27's ``reverse_compute_at`` leaves when it drops a block predicate, which
-writes out of bounds at run time.
+writes out of bounds at run time.  ``lowering_error`` runs TVM's TIR lowering
+passes on the function alone, so a schedule TVM cannot lower never reaches
+code generation.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fftc.codegen.tvm_api import tirx
+from fftc.codegen.tvm_api import Target, ir, tir_lowering_passes, tirx
 
 
 def _children(stmt: Any) -> Iterator[Any]:
@@ -54,3 +57,15 @@ def unguarded_writes(func: tirx.PrimFunc) -> list[str]:
                         f"{size} of {buffer.name} without a guard"
                     )
     return problems
+
+
+def lowering_error(func: tirx.PrimFunc, target: Target) -> str | None:
+    """The first line of TVM's error when lowering ``func`` fails, else None."""
+    mod = ir.IRModule({"main": func.with_attrs({"global_symbol": "main", "target": target})})
+    try:
+        with target:
+            tir_lowering_passes()(mod)
+    except Exception as err:  # any lowering failure means: do not use this schedule
+        lines = [ln for ln in str(err).strip().splitlines() if ln.strip()]
+        return lines[-1] if lines else type(err).__name__
+    return None

@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from fftc.codegen.check import unguarded_writes
+from fftc.codegen.check import lowering_error, unguarded_writes
 from fftc.codegen.tvm_api import Schedule, Target, ir, tirx
 from fftc.schedules.base import KERNEL_ATTR, DefaultKnobs, KnobSource, lookup
-from fftc.schedules.inline import covers_producers
+from fftc.schedules.inline import covers_producers, unsafe_to_inline
 
 log = logging.getLogger("fftc.schedule")
 
@@ -64,6 +64,10 @@ def _has_root(sch: Schedule) -> bool:
 def _try_inline(sch: Schedule, block: object, reverse: bool) -> bool:
     """Inline ``block`` into its consumer (or, reversed, its producer) if TVM allows it."""
     if reverse and not covers_producers(sch, block):
+        return False
+    if not reverse and any(unsafe_to_inline(sch, block, c) for c in sch.get_consumers(block)):
+        return False
+    if reverse and any(unsafe_to_inline(sch, p, block) for p in sch.get_producers(block)):
         return False
     try:
         if reverse:
@@ -136,8 +140,9 @@ def apply_schedules(
             report.failed[name] = _one_line(err)
             continue
         problems = unguarded_writes(new_func)
-        if problems:  # a schedule that would write out of bounds is never used
-            report.failed[name] = problems[0]
+        lowering = None if problems else lowering_error(new_func, target)
+        if problems or lowering:  # a schedule that is unsafe or cannot lower is not used
+            report.failed[name] = problems[0] if problems else f"lowering: {lowering}"
             continue
         updated[gvar] = new_func.with_attr("tirx.is_scheduled", True)
         report.scheduled[name] = used

@@ -12,11 +12,14 @@ instead of this module.
 
 from __future__ import annotations
 
+from typing import Any
+
 import tvm
 from tvm import ir, relax, te, tirx, topi
 from tvm import runtime as tvm_runtime
 from tvm.s_tir import dlight, meta_schedule
 from tvm.s_tir.schedule import SBlockRV, Schedule
+from tvm.sym.analyzer import Analyzer
 from tvm.target import Target
 
 import fftc.threads  # noqa: F401  (before TVM starts its thread pool)
@@ -25,10 +28,12 @@ __all__ = [
     "Schedule",
     "SBlockRV",
     "Target",
+    "Analyzer",
     "dlight",
     "ir",
     "meta_schedule",
     "relax",
+    "tir_lowering_passes",
     "te",
     "tirx",
     "topi",
@@ -66,4 +71,28 @@ def llvm_target(mcpu: str | None = None, num_cores: int | None = None) -> Target
             "mcpu": mcpu or host_cpu(),
             "num-cores": cores,
         }
+    )
+
+
+def tir_lowering_passes() -> Any:
+    """TVM 0.27's TIR lowering passes up to buffer flattening and storage rewriting
+    (the part of ``s_tir.pipeline.default_s_tir_pipeline`` that rejects malformed
+    schedules), as one pass."""
+    from tvm import s_tir
+
+    return tvm.transform.Sequential(
+        [
+            s_tir.transform.CanonicalizeLoop(),
+            s_tir.transform.LowerInitBlock(),
+            s_tir.transform.PlanAndUpdateBufferAllocationLocation(),
+            s_tir.transform.ConvertBlocksToOpaque(),
+            s_tir.transform.CompactBufferAllocation(),
+            s_tir.transform.LowerMatchBuffer(),
+            s_tir.transform.StmtSimplify(),
+            s_tir.transform.LowerOpaqueBlock(),
+            tirx.transform.FlattenBuffer(),
+            tirx.transform.NarrowDataType(32),
+            tirx.transform.VectorizeLoop(True),
+            tirx.transform.StorageRewrite(),
+        ]
     )

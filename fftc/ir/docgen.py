@@ -37,7 +37,7 @@ groups = 64} loc("/conv")
 }
 ```
 
-* dtypes: `f16 bf16 f32 f64 i8 i16 i32 i64 u8 bool`; shapes are static.
+* dtypes: `f16 bf16 f32 f64 i8 i16 i32 i64 u8 u16 u32 u64 bool`; shapes are static.
 * `_` is an absent optional operand; `loc("...")` is the source ONNX node.
 * Names that are not `[A-Za-z0-9_./-]+` are quoted: `%"x:0"`.
 * `fftc inspect` prints large constants as `dense<elided sha256="...">`;

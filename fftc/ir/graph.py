@@ -20,11 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from fftc.ir.types import DType, TensorType
+from fftc.ir.types import DType, IRError, TensorType
 
-
-class IRError(Exception):
-    """A malformed graph (raised by the verifier, the parser and shape inference)."""
+__all__ = ["Attrs", "Constant", "Graph", "IRError", "NoAttrs", "Node", "Value"]
 
 
 @dataclass(frozen=True)

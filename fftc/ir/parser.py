@@ -88,7 +88,7 @@ def _type(tokens: _Tokens) -> TensorType:
     line = tokens.peek()[2]
     try:
         dtype = DType.parse(tokens.take("ident"))
-    except ValueError as err:
+    except IRError as err:
         raise IRError(f"line {line}: {err}") from None
     tokens.expect("[")
     dims: list[int] = []
@@ -138,7 +138,7 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if hint is DType:
         try:
             return DType.parse(str(value))
-        except ValueError as err:
+        except IRError as err:
             raise IRError(f"{where}: {err}") from None
     if hint is bool:
         if not isinstance(value, bool):

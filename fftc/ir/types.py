@@ -9,6 +9,10 @@ from enum import StrEnum
 import numpy as np
 
 
+class IRError(Exception):
+    """A malformed graph or type (raised by the verifier, the parser and shape rules)."""
+
+
 class DType(StrEnum):
     """Element types. The value is TVM's/NumPy's name; ``short`` is the IR text form."""
 
@@ -21,6 +25,9 @@ class DType(StrEnum):
     int32 = "int32"
     int64 = "int64"
     uint8 = "uint8"
+    uint16 = "uint16"
+    uint32 = "uint32"
+    uint64 = "uint64"
     bool = "bool"
 
     @property
@@ -33,7 +40,10 @@ class DType(StrEnum):
 
     @property
     def is_int(self) -> builtins.bool:
-        return self in (DType.int8, DType.int16, DType.int32, DType.int64, DType.uint8)
+        return self in (
+            DType.int8, DType.int16, DType.int32, DType.int64,
+            DType.uint8, DType.uint16, DType.uint32, DType.uint64,
+        )  # fmt: skip
 
     @property
     def itemsize(self) -> int:
@@ -51,7 +61,7 @@ class DType(StrEnum):
     def from_numpy(dtype: np.dtype | type) -> DType:
         name = np.dtype(dtype).name
         if name not in DType.__members__:
-            raise ValueError(f"unsupported element type {name!r}")
+            raise IRError(f"unsupported element type {name!r}")
         return DType(name)
 
     @staticmethod
@@ -61,7 +71,7 @@ class DType(StrEnum):
             return _FROM_SHORT[text]
         if text in DType.__members__:
             return DType(text)
-        raise ValueError(f"unknown dtype {text!r}")
+        raise IRError(f"unknown dtype {text!r}")
 
 
 _SHORT = {
@@ -74,6 +84,9 @@ _SHORT = {
     DType.int32: "i32",
     DType.int64: "i64",
     DType.uint8: "u8",
+    DType.uint16: "u16",
+    DType.uint32: "u32",
+    DType.uint64: "u64",
     DType.bool: "bool",
 }
 _FROM_SHORT = {v: k for k, v in _SHORT.items()}
@@ -87,6 +100,9 @@ _ITEMSIZE = {
     DType.int32: 4,
     DType.int64: 8,
     DType.uint8: 1,
+    DType.uint16: 2,
+    DType.uint32: 4,
+    DType.uint64: 8,
     DType.bool: 1,
 }
 
@@ -101,7 +117,7 @@ class TensorType:
     def __post_init__(self) -> None:
         for d in self.shape:
             if not isinstance(d, int) or isinstance(d, bool) or d < 0:
-                raise ValueError(f"tensor dims must be non-negative ints, got {self.shape}")
+                raise IRError(f"tensor dims must be non-negative ints, got {list(self.shape)}")
 
     @property
     def rank(self) -> int:

@@ -42,7 +42,7 @@ def to_device(array: Any, dev: Any) -> Any:
     """NumPy arrays are copied; DLPack tensors (torch, ...) are shared when on ``dev``."""
     tvm = _tvm()
     if isinstance(array, np.ndarray):
-        return tvm.runtime.tensor(np.ascontiguousarray(array), dev)
+        return tvm.runtime.tensor(np.require(array, requirements="C"), dev)
     import tvm_ffi
 
     t = tvm_ffi.from_dlpack(array)

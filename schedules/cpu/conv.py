@@ -247,16 +247,21 @@ def schedule_conv(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
         _parallel_outer(sch, out, inner=1)
         return
     sch.reverse_compute_at(out, tiles)
-    _vectorize_epilogue(sch, out, lanes)
+    _vectorize_epilogue(sch, out, tiles, lanes)
 
 
-def _vectorize_epilogue(sch: Any, out: Any, lanes: int) -> None:
+def _vectorize_epilogue(sch: Any, out: Any, tiles: Any, lanes: int) -> None:
     """Vectorise the output copy (and the fused epilogue) along its innermost loop.
 
     Uses the widest power-of-two vector up to ``lanes`` that divides the loop,
-    so no lane needs a bounds test.
+    so no lane needs a bounds test.  When the copy has no loop of its own
+    under the tile loop (a single output point per tile), nothing is done.
     """
-    inner = sch.get_loops(out)[-1]
+    loops = sch.get_loops(out)
+    tile_stmt = sch.get(tiles)
+    if sch.get(loops[-1]).same_as(tile_stmt):
+        return
+    inner = loops[-1]
     extent = _extent(sch, inner)
     width = lanes
     while width >= 4 and extent % width:

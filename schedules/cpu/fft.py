@@ -128,6 +128,18 @@ def schedule_stage(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None
     _parallel(sch, outer, points, knobs)
 
 
+def _writes_function_output(sch: Any, block: Any) -> bool:
+    """Whether the block writes a parameter of the function (not an intermediate).
+
+    Loop-partitioning a block whose output is an intermediate buffer leaves TVM
+    0.27 placing that buffer's allocation where a later reader cannot see it
+    ("used before its definition"); intermediates are not partitioned.
+    """
+    written = sch.get(block).writes[0].source
+    root = sch.get(sch.get_sblock("root"))
+    return not any(buf.same_as(written) for buf in root.alloc_buffers)
+
+
 @template("fft.post", "llvm", knobs=(VECTOR, PARALLEL_MIN))
 def schedule_post(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
     loops = sch.get_loops(block)
@@ -144,6 +156,7 @@ def schedule_post(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
     fusable: list[Any] | None = None
     if (
         not pairs
+        and _writes_function_output(sch, block)
         and _lanes(extent, width) == 1
         and extent > width
         and _lanes(extent - 1, width) > 1

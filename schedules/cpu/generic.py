@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..base import Knob, KnobSource, template
-from ..inline import covers_producers
+from ..inline import covers_producers, has_conditional_value
 
 VECTOR = Knob("vector_width", (4, 8, 16, 32), 16, "fp32 lanes of the innermost loop")
 ROWS = Knob("rows", (1, 2, 4, 8, 16), 8, "rows of a matmul register tile")
@@ -85,21 +85,37 @@ def schedule_generic(sch: Any, block: Any, target: Any, knobs: KnobSource) -> No
     kinds = [int(iv.iter_type) == 0 for iv in sch.get(block).iter_vars]
     if not loops or len(kinds) != len(loops):  # loops already transformed: leave them
         return
+    if any(_extent(sch, lp) == 0 for lp in loops):  # an empty tensor: nothing to run
+        return
     if _is_matmul_like(sch, block):
         _schedule_matmul(sch, block, knobs)
         return
     spatial = [lp for lp, s in zip(loops, kinds, strict=True) if s]
     if not spatial or not all(kinds[: len(spatial)]):  # reduction loops interleaved
         return
+    if all(kinds):
+        _schedule_injective(sch, block, spatial, int(knobs.get(VECTOR)))
+        return
     fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
     extent = _extent(sch, fused)
-    if extent is None:
-        return
-    vec = int(knobs.get(VECTOR))
-    if all(kinds) and extent >= 2 * vec:
-        outer, inner = sch.split(fused, factors=[None, vec])
-        sch.vectorize(inner)
-        if extent >= MIN_PARALLEL:
-            sch.parallel(outer)
-    elif extent >= MIN_PARALLEL or (not all(kinds) and extent >= 2):
+    if extent is not None and extent >= 2:
         sch.parallel(fused)
+
+
+def _schedule_injective(sch: Any, block: Any, loops: list[Any], vec: int) -> None:
+    """Vectorise the innermost loop when whole vectors fit it; the outer loops run
+    in parallel.  Vector lanes never cross the innermost axis: lanes whose
+    indices wrap around (``i % n``) in a select miscompile in TVM 0.27's
+    vectoriser, so blocks with ``if_then_else`` values are not vectorised."""
+    total = 1
+    for lp in loops:
+        total *= _extent(sch, lp) or 1
+    inner = loops[-1]
+    extent = _extent(sch, inner) or 0
+    outer = loops[:-1]
+    if extent % vec == 0 and extent >= vec and not has_conditional_value(sch, block):
+        rest, lanes = sch.split(inner, factors=[None, vec])
+        sch.vectorize(lanes)
+        outer = [*outer, rest]
+    if outer and total >= MIN_PARALLEL:
+        sch.parallel(sch.fuse(*outer) if len(outer) > 1 else outer[0])

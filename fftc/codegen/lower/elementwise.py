@@ -79,14 +79,22 @@ def reciprocal(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> li
 
 @lowers("mod")
 def mod(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    """fmod: C's fmod (``op.mod``).  Otherwise Python's/NumPy's %: for floats built
+    from fmod so that infinite divisors and signed zeros come out as NumPy's."""
     assert isinstance(node.attrs, ModAttrs)
-    if node.attrs.fmod:  # C fmod: a - b * trunc(a / b)
-        a, b = args[0], args[1]
-        if node.output.type.dtype.is_float:
-            q = ctx.emit(op.trunc(op.divide(a, b)))
-            return [ctx.emit(op.subtract(a, op.multiply(b, q)))]
+    a, b = args[0], args[1]
+    dtype = node.output.type.dtype
+    if node.attrs.fmod:
         return [ctx.emit(op.mod(a, b))]
-    return [ctx.emit(op.floor_mod(args[0], args[1]))]
+    if not dtype.is_float:
+        return [ctx.emit(op.floor_mod(a, b))]
+    zero = relax.const(0.0, dtype.value)
+    r = ctx.emit(op.mod(a, b))
+    b_neg = op.less(b, zero)
+    differ = op.logical_and(op.not_equal(r, zero), op.logical_xor(op.less(r, zero), b_neg))
+    r = ctx.emit(op.where(differ, op.add(r, b), r))
+    signed_zero = op.where(b_neg, relax.const(-0.0, dtype.value), zero)
+    return [ctx.emit(op.where(op.equal(r, zero), signed_zero, r))]
 
 
 @lowers("gelu")

@@ -8,7 +8,7 @@ import numpy as np
 
 from fftc.codegen.lower.registry import Expr, LowerContext, lowers
 from fftc.codegen.tvm_api import relax
-from fftc.ir import Node
+from fftc.ir import DType, Node
 from fftc.ir.ops.linalg import EinsumAttrs
 from fftc.ir.ops.norm import GroupNormAttrs, LayerNormAttrs
 from fftc.ir.ops.reduce import ArgReduceAttrs, CumSumAttrs, ReduceAttrs, SoftmaxAttrs
@@ -22,6 +22,9 @@ def reduce(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[E
     assert isinstance(a, ReduceAttrs)
     x, axes, keep = args[0], list(a.axes), a.keepdims
     simple = {"sum": op.sum, "mean": op.mean, "max": op.max, "min": op.min, "prod": op.prod}
+    if node.output.type.dtype is DType.bool:  # max = any, min = all: reduce as uint8
+        y = simple[a.kind](op.astype(x, "uint8"), axes, keep)
+        return [ctx.emit(op.astype(y, "bool"))]
     if a.kind in simple:
         return [ctx.emit(simple[a.kind](x, axes, keep))]
     if a.kind == "sum_square":

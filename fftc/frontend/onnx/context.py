@@ -22,6 +22,8 @@ from fftc.ir.ops import get_op
 
 #: constants larger than this (elements) are not produced by folding
 FOLD_LIMIT = 1 << 22
+#: fftc refuses tensors with more elements than this (a malformed or hostile model)
+MAX_ELEMENTS = 1 << 34
 
 ONNX_DTYPES: dict[int, DType] = {
     onnx.TensorProto.FLOAT: DType.float32,
@@ -33,6 +35,9 @@ ONNX_DTYPES: dict[int, DType] = {
     onnx.TensorProto.INT32: DType.int32,
     onnx.TensorProto.INT64: DType.int64,
     onnx.TensorProto.UINT8: DType.uint8,
+    onnx.TensorProto.UINT16: DType.uint16,
+    onnx.TensorProto.UINT32: DType.uint32,
+    onnx.TensorProto.UINT64: DType.uint64,
     onnx.TensorProto.BOOL: DType.bool,
 }
 
@@ -56,12 +61,26 @@ def tensor_to_numpy(t: onnx.TensorProto, what: str) -> np.ndarray:
         raise ConversionError(f"{what}: cannot read tensor data ({err})") from None
 
 
+def nonfinite_problem(what: str, data: np.ndarray) -> str | None:
+    """A message if a float tensor holds NaN or Inf values, else None."""
+    if data.dtype.kind != "f" or data.size == 0:
+        return None
+    bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+    if not bad:
+        return None
+    return (
+        f"{what} has {bad} NaN/Inf value{'s' if bad > 1 else ''}; if intended (e.g. -inf "
+        "masks) pass --allow-nonfinite-weights (allow_nonfinite=True)"
+    )
+
+
 class ImportContext:
     """Graph-level state: the builder and the ONNX-name -> IR-name bindings."""
 
-    def __init__(self, builder: GraphBuilder, opset: int) -> None:
+    def __init__(self, builder: GraphBuilder, opset: int, allow_nonfinite: bool = False) -> None:
         self.b = builder
         self.opset = opset
+        self.allow_nonfinite = allow_nonfinite
         self.bindings: dict[str, str] = {}
 
     def bind(self, onnx_name: str, ir_name: str) -> None:

@@ -20,9 +20,11 @@ from onnx import inliner
 
 from fftc.errors import ModelError, UnsupportedError
 from fftc.frontend.onnx.context import (
+    MAX_ELEMENTS,
     ConversionError,
     ImportContext,
     NodeContext,
+    nonfinite_problem,
     onnx_dtype,
     tensor_to_numpy,
 )
@@ -148,9 +150,15 @@ def _input_types(
             )
         else:
             sizes = tuple(int(d) for d in dims)
+            count = 1
+            for d in sizes:
+                count *= d
             if min(sizes, default=1) < 1:
                 problems.append(f"input {inp.name!r} has an empty dim {list(sizes)}; "
                                 "fftc needs sizes >= 1")  # fmt: skip
+            elif count > MAX_ELEMENTS:
+                problems.append(f"input {inp.name!r} of shape {list(sizes)} has {count} "
+                                f"elements; fftc refuses tensors over {MAX_ELEMENTS}")  # fmt: skip
             else:
                 types[inp.name] = TensorType(sizes, dtype)
     return types, problems
@@ -168,8 +176,13 @@ def _onnx_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
 def import_onnx(
     source: str | os.PathLike[str] | onnx.ModelProto,
     input_shapes: Mapping[str, Sequence[int]] | None = None,
+    allow_nonfinite: bool = False,
 ) -> Graph:
-    """Import an ONNX model (path or ModelProto) as a verified fftc graph."""
+    """Import an ONNX model (path or ModelProto) as a verified fftc graph.
+
+    Weights (initializers, Constant nodes) holding NaN or Inf are refused
+    unless ``allow_nonfinite``.
+    """
     model, where = load_model(source)
     model = _prepare(model, where, input_shapes)
     opsets = {o.domain: o.version for o in model.opset_import}
@@ -181,7 +194,7 @@ def import_onnx(
         raise UnsupportedError(_report(where, problems))
 
     builder = GraphBuilder(model.graph.name or "model")
-    ctx = ImportContext(builder, opset)
+    ctx = ImportContext(builder, opset, allow_nonfinite)
     for name, ttype in types.items():
         ctx.bind(name, builder.input(name, ttype))
     for t in model.graph.initializer:
@@ -190,6 +203,9 @@ def import_onnx(
         except ConversionError as err:
             problems.append(str(err))
             continue
+        problem = None if allow_nonfinite else nonfinite_problem(f"initializer {t.name!r}", data)
+        if problem:
+            problems.append(problem)
         ctx.bind(t.name, ctx.constant(data, t.name))
 
     onnx_shapes = _onnx_shapes(model)
@@ -209,6 +225,13 @@ def import_onnx(
             problems.append(f"{_node_label(node, opsets)}: {err}")
             poisoned.update(o for o in node.output if o)
             continue
+        except Exception as err:  # a converter bug on unusual input: still one clean report
+            problems.append(
+                f"{_node_label(node, opsets)}: fftc's converter failed "
+                f"({type(err).__name__}: {str(err).strip()[:200]}); please report this"
+            )
+            poisoned.update(o for o in node.output if o)
+            continue
         for onnx_name, ir_name in zip(node.output, outs, strict=False):
             if not onnx_name:
                 continue
@@ -216,6 +239,14 @@ def import_onnx(
                 poisoned.add(onnx_name)
                 continue
             ctx.bind(onnx_name, ir_name)
+            if builder.type_of(ir_name).size > MAX_ELEMENTS:
+                problems.append(
+                    f"{_node_label(node, opsets)}: output {onnx_name!r} would have "
+                    f"{builder.type_of(ir_name).size} elements; fftc refuses tensors over "
+                    f"{MAX_ELEMENTS}"
+                )
+                poisoned.add(onnx_name)
+                continue
             ours = builder.type_of(ir_name).shape
             theirs = onnx_shapes.get(onnx_name)
             if theirs is not None and theirs != ours:

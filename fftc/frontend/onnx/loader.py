@@ -82,8 +82,8 @@ def default_opset(model: onnx.ModelProto, where: str) -> int:
     versions = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     version = versions.get("ai.onnx")
     newest = onnx.defs.onnx_opset_version()
-    if version is None:
-        raise ModelError(f"{where}: the model imports no version of the default ONNX domain")
+    if version is None:  # only other domains: their nodes are reported as unsupported
+        return newest
     if version > newest:
         raise ModelError(
             f"{where}: opset {version} is newer than this onnx package supports ({newest})"

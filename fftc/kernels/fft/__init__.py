@@ -38,6 +38,7 @@ from .realfft import (
     irfft_source,
     irfft_table,
     packed_real_source,
+    real_signal_result,
     rfft_result,
     rfft_table,
 )
@@ -155,6 +156,8 @@ def _build(
         result = irfft_result(result)
     elif plan.method == "real-half":
         result = rfft_result(result, n // 2, tables["real"])
+    elif plan.real_input and not plan.inverse:
+        result = real_signal_result(result, n, dtype)
     real_output = plan.inverse and plan.onesided
     out_length = n // 2 + 1 if plan.onesided and not plan.inverse else n
     out_layout = layout.with_length(out_length, 1 if real_output else 2)

@@ -53,12 +53,33 @@ def packed_real_source(read_real: Source) -> Source:
 
 
 def rfft_result(spectrum: Source, half: int, table: te.Tensor) -> Source:
-    """``X[k]`` for ``k = 0..h`` from the half-length spectrum ``Z``."""
+    """``X[k]`` for ``k = 0..h`` from the half-length spectrum ``Z``.
+
+    ``X[0]`` and ``X[h]`` of a real signal are real: their imaginary parts are
+    set to exactly zero (the formula gives a difference of two roundings of
+    the same value, which LLVM's FMA contraction can make nonzero).
+    """
 
     def result(b: PrimExpr, k: PrimExpr) -> Cx:
         z = spectrum(b, k % half)
         mirror = conj(spectrum(b, (half - k) % half))
-        return cadd(mirror, cmul(Cx(table[0, k], table[1, k]), csub(z, mirror)))
+        x = cadd(mirror, cmul(Cx(table[0, k], table[1, k]), csub(z, mirror)))
+        assert x.im is not None
+        real_bin = k % half == 0
+        return Cx(x.re, tirx.Select(real_bin, tirx.const(0.0, table.dtype), x.im))
+
+    return result
+
+
+def real_signal_result(spectrum: Source, length: int, dtype: str) -> Source:
+    """The full spectrum of a real signal by the complex FFT, with the imaginary
+    parts of ``X[0]`` and (``n`` even) ``X[n/2]``, which are exactly zero, set so."""
+    zero = tirx.const(0.0, dtype)
+
+    def result(b: PrimExpr, k: PrimExpr) -> Cx:
+        x = spectrum(b, k)
+        real_bin = tirx.Or(k == 0, k * 2 == length)
+        return Cx(x.re, zero if x.im is None else tirx.Select(real_bin, zero, x.im))
 
     return result
 

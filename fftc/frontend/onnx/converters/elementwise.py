@@ -6,9 +6,12 @@ Activations fftc does not keep as ops are written with the ops it has
 
 from __future__ import annotations
 
+import numpy as np
+
 from fftc.frontend.onnx.context import NodeContext, onnx_dtype
 from fftc.frontend.onnx.registry import converter
 from fftc.ir.ops.elementwise import CastAttrs, ClipAttrs, GeluAttrs, ModAttrs
+from fftc.ir.types import DType
 
 _UNARY = {
     "Abs": "abs",
@@ -83,9 +86,21 @@ def variadic(ctx: NodeContext) -> list[str | None]:
 @converter("Pow")
 def pow_(ctx: NodeContext) -> list[str | None]:
     base, exp = ctx.input(0), ctx.input(1)
-    if ctx.type(exp).dtype != ctx.type(base).dtype:  # ONNX allows a different exponent type
-        exp = ctx.emit("cast", [exp], CastAttrs(ctx.type(base).dtype))
-    return [ctx.emit("pow", [base, exp])]
+    b_type, e_type = ctx.type(base).dtype, ctx.type(exp).dtype
+    if b_type == e_type:
+        return [ctx.emit("pow", [base, exp])]
+    if b_type.is_float:  # ONNX allows a different exponent type
+        return [ctx.emit("pow", [base, ctx.emit("cast", [exp], CastAttrs(b_type))])]
+    # integer base: compute in floating point, then back to the base's type
+    wide = e_type if e_type.is_float else DType.float64
+    result = ctx.emit(
+        "pow",
+        [
+            ctx.emit("cast", [base], CastAttrs(wide)),
+            exp if e_type == wide else ctx.emit("cast", [exp], CastAttrs(wide)),
+        ],
+    )
+    return [ctx.emit("cast", [result], CastAttrs(b_type))]
 
 
 @converter("Mod")
@@ -129,9 +144,15 @@ def where(ctx: NodeContext) -> list[str | None]:
 
 @converter("Identity", "Dropout")
 def identity(ctx: NodeContext) -> list[str | None]:
-    if ctx.node.op_type == "Dropout" and len(ctx.node.output) > 1 and ctx.node.output[1]:
-        ctx.fail("the mask output of Dropout is not supported")
-    return [ctx.input(0)]
+    """Inference: Dropout passes its input through; its mask is all true."""
+    x = ctx.input(0)
+    if ctx.node.op_type != "Dropout":
+        return [x]
+    if ctx.has_input(2) and bool(ctx.require_const(2, "training_mode").reshape(-1)[0]):
+        ctx.fail("training-mode Dropout (random) is not supported")
+    if len(ctx.node.output) > 1 and ctx.node.output[1]:
+        return [x, ctx.constant(np.ones(ctx.shape(x), dtype=np.bool_))]
+    return [x]
 
 
 @converter("Gelu", since=20)

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from fftc.frontend.onnx.context import NodeContext, tensor_to_numpy
+from fftc.frontend.onnx.context import (
+    FOLD_LIMIT,
+    NodeContext,
+    nonfinite_problem,
+    tensor_to_numpy,
+)
 from fftc.frontend.onnx.registry import converter
 from fftc.ir.ops.movement import (
     AxisAttrs,
@@ -66,7 +71,10 @@ def reshape(ctx: NodeContext) -> list[str | None]:
 def flatten(ctx: NodeContext) -> list[str | None]:
     x = ctx.input(0)
     shape = ctx.shape(x)
-    axis = ctx.axis(int(ctx.attr("axis", 1)), len(shape) + 1)
+    axis = int(ctx.attr("axis", 1))
+    if not -len(shape) <= axis <= len(shape):
+        ctx.fail(f"axis {axis} is out of range for rank {len(shape)}")
+    axis = axis + len(shape) if axis < 0 else axis
     outer = int(np.prod(shape[:axis]))
     return [reshape_to(ctx, x, (outer, int(np.prod(shape[axis:]))))]
 
@@ -273,7 +281,8 @@ def depth_space(ctx: NodeContext) -> list[str | None]:
         if h % bs or w % bs:
             ctx.fail(f"blocksize {bs} does not divide {h}x{w}")
         y = reshape_to(ctx, x, (n, c, h // bs, bs, w // bs, bs))
-        y = transpose(ctx, y, (0, 3, 5, 1, 2, 4))
+        crd = ctx.attr("mode", "DCR") == "CRD"
+        y = transpose(ctx, y, (0, 1, 3, 5, 2, 4) if crd else (0, 3, 5, 1, 2, 4))
         return [reshape_to(ctx, y, (n, c * bs * bs, h // bs, w // bs))]
     if c % (bs * bs):
         ctx.fail(f"blocksize {bs} does not divide {c} channels")
@@ -305,10 +314,16 @@ def size(ctx: NodeContext) -> list[str | None]:
 
 @converter("ConstantOfShape")
 def constant_of_shape(ctx: NodeContext) -> list[str | None]:
+    """A constant when small; a broadcast of the scalar otherwise (nothing allocated here)."""
     dims = ctx.ints(0, "shape")
+    if any(d < 0 for d in dims):
+        ctx.fail(f"shape {dims} has a negative dim")
     value = ctx.attrs.get("value")
     fill = tensor_to_numpy(value, "value") if value is not None else np.zeros(1, np.float32)
-    return [ctx.constant(np.full(dims, fill.reshape(-1)[0], dtype=fill.dtype))]
+    scalar = fill.reshape(-1)[:1].reshape(())
+    if int(np.prod(dims, dtype=np.float64)) <= FOLD_LIMIT:
+        return [ctx.constant(np.full(dims, scalar, dtype=fill.dtype))]
+    return [ctx.emit("broadcast_to", [ctx.constant(scalar)], BroadcastToAttrs(tuple(dims)))]
 
 
 @converter("Range")
@@ -319,6 +334,8 @@ def range_(ctx: NodeContext) -> list[str | None]:
     if delta == 0:
         ctx.fail("delta must not be 0")
     count = max(int(np.ceil((limit - start) / delta)), 0)
+    if count > FOLD_LIMIT:
+        ctx.fail(f"Range of {count} elements is too large to compute at compile time")
     values = start + delta * np.arange(
         count, dtype=np.float64 if start.dtype.kind == "f" else np.int64
     )
@@ -340,4 +357,7 @@ def constant(ctx: NodeContext) -> list[str | None]:
         data = np.asarray(a["value_ints"], dtype=np.int64)
     else:
         return ctx.fail(f"Constant with attributes {sorted(a)} is not supported")
+    problem = None if ctx.ctx.allow_nonfinite else nonfinite_problem("the constant", data)
+    if problem:
+        ctx.fail(problem)
     return [ctx.constant(data)]

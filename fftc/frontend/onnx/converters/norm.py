@@ -16,12 +16,22 @@ from fftc.ir.ops.reduce import ReduceAttrs
 
 @converter("LayerNormalization")
 def layer_norm(ctx: NodeContext) -> list[str | None]:
-    if any(o for o in ctx.node.output[1:]):
-        ctx.fail("the Mean/InvStdDev outputs of LayerNormalization are not supported")
+    """The normalised output; Mean and InvStdDev (when used) with reductions."""
     x = ctx.input(0)
-    axis = ctx.axis(int(ctx.attr("axis", -1)), len(ctx.shape(x)))
-    attrs = LayerNormAttrs(axis, float(ctx.attr("epsilon", 1e-5)))
-    return [ctx.emit("layer_norm", [x, ctx.input(1), ctx.optional(2)], attrs)]
+    rank = len(ctx.shape(x))
+    axis = ctx.axis(int(ctx.attr("axis", -1)), rank)
+    eps = float(ctx.attr("epsilon", 1e-5))
+    y = ctx.emit("layer_norm", [x, ctx.input(1), ctx.optional(2)], LayerNormAttrs(axis, eps))
+    if not any(o for o in ctx.node.output[1:]):
+        return [y]
+    axes = tuple(range(axis, rank))
+    mean = ctx.emit("reduce", [x], ReduceAttrs("mean", axes, True))
+    centered = ctx.emit("sub", [x, mean])
+    var = ctx.emit(
+        "reduce", [ctx.emit("mul", [centered, centered])], ReduceAttrs("mean", axes, True)
+    )
+    std = ctx.emit("sqrt", [ctx.emit("add", [var, ctx.scalar_like(eps, var)])])
+    return [y, mean, ctx.emit("reciprocal", [std])]
 
 
 @converter("GroupNormalization", since=18)
@@ -77,13 +87,17 @@ def batch_norm(ctx: NodeContext) -> list[str | None]:
 
 @converter("LpNormalization")
 def lp_norm(ctx: NodeContext) -> list[str | None]:
+    """x / ||x||_p along an axis; 0 where the norm is 0."""
     x = ctx.input(0)
     axis = ctx.axis(int(ctx.attr("axis", -1)), len(ctx.shape(x)))
     p = int(ctx.attr("p", 2))
     if p not in (1, 2):
         ctx.fail(f"p must be 1 or 2, got {p}")
     norm = ctx.emit("reduce", [x], ReduceAttrs("l1" if p == 1 else "l2", (axis,), True))
-    return [ctx.emit("div", [x, norm])]
+    zero = ctx.scalar_like(0.0, norm)
+    is_zero = ctx.emit("equal", [norm, zero])
+    safe = ctx.emit("where", [is_zero, ctx.scalar_like(1.0, norm), norm])
+    return [ctx.emit("where", [is_zero, zero, ctx.emit("div", [x, safe])])]
 
 
 @converter("LRN")
