@@ -7,9 +7,10 @@
 
 fftc compiles ahead of time for static shapes and needs shape-like inputs
 (a Reshape target, a DFT length, ...) as constants.  A prepared model is
-therefore compiled at its first ``run``: small integer inputs are baked into
-the model as constants (a specialisation on their values; a new value
-compiles a new module), then the remaining inputs are fed as usual.
+therefore compiled at its first ``run``: small integer/boolean inputs and
+scalars are baked into the model as constants (a specialisation on their
+values; a new value compiles a new module), then the remaining inputs are
+fed as usual.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import onnx
 from onnx import helper, numpy_helper
 from onnx.backend.base import Backend, BackendRep, Device, DeviceType, namedtupledict
 
-from fftc.errors import FftcError
+from fftc.errors import FftcError, UnsupportedError
 
 #: integer inputs up to this many elements are treated as shape-like and baked in
 BAKE_LIMIT = 64
@@ -41,8 +42,9 @@ def _specialize(model: onnx.ModelProto, consts: Mapping[str, np.ndarray]) -> onn
 
 
 def _is_shape_like(value: np.ndarray) -> bool:
-    """Small integer or boolean inputs (shapes, axes, lengths, flags)."""
-    return value.dtype.kind in "iub" and value.size <= BAKE_LIMIT
+    """Small integer or boolean inputs (shapes, axes, lengths, flags) and scalars
+    (a Range start, a Pad value): compiled in as constants."""
+    return (value.dtype.kind in "iub" and value.size <= BAKE_LIMIT) or value.ndim == 0
 
 
 class FftcBackendRep(BackendRep):
@@ -67,14 +69,20 @@ class FftcBackendRep(BackendRep):
 
     def run(self, inputs: Any, **kwargs: Any) -> tuple[Any, ...]:
         if isinstance(inputs, Mapping):
-            feeds = {k: np.asarray(v) for k, v in inputs.items()}
+            items = list(inputs.items())
         else:
             arrays = [inputs] if isinstance(inputs, np.ndarray) else list(inputs)
             if len(arrays) > len(self.input_names):
                 raise FftcError(
                     f"the model takes {len(self.input_names)} inputs, got {len(arrays)}"
                 )
-            feeds = {n: np.asarray(a) for n, a in zip(self.input_names, arrays, strict=False)}
+            items = list(zip(self.input_names, arrays, strict=False))
+        for name, value in items:
+            if isinstance(value, list | tuple | dict) or value is None:
+                raise UnsupportedError(
+                    f"input {name!r} is a sequence, map or optional; fftc takes tensors only"
+                )
+        feeds = {k: np.asarray(v) for k, v in items}
         consts = {k: v for k, v in feeds.items() if _is_shape_like(v)}
         module = self._module(consts)
         outs = module.run({k: v for k, v in feeds.items() if k not in consts})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fftc.codegen.lower.registry import Expr, LowerContext, lowers
+from fftc.codegen.lower.registry import Expr, LowerContext, accumulate_in_f32, lowers
 from fftc.codegen.tvm_api import relax
 from fftc.ir import Node
 from fftc.ir.ops.conv import ConvAttrs, ConvTransposeAttrs, PoolAttrs
@@ -60,6 +60,7 @@ def conv_transpose(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -
 
 
 @lowers("dft")
+@accumulate_in_f32
 def dft(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     from fftc.kernels.fft import emit_dft, plan_dft
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from fftc.codegen.lower.registry import Expr, LowerContext, lowers
-from fftc.codegen.tvm_api import relax
+from fftc.codegen.lower.registry import Expr, LowerContext, accumulate_in_f32, lowers
+from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.ir import DType, Node
 from fftc.ir.ops.linalg import EinsumAttrs
 from fftc.ir.ops.norm import GroupNormAttrs, LayerNormAttrs
@@ -17,14 +18,20 @@ op = relax.op
 
 
 @lowers("reduce")
+@accumulate_in_f32
 def reduce(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     a = node.attrs
     assert isinstance(a, ReduceAttrs)
     x, axes, keep = args[0], list(a.axes), a.keepdims
     simple = {"sum": op.sum, "mean": op.mean, "max": op.max, "min": op.min, "prod": op.prod}
-    if node.output.type.dtype is DType.bool:  # max = any, min = all: reduce as uint8
+    dtype = node.output.type.dtype
+    if dtype is DType.bool:  # max = any, min = all: reduce as uint8
         y = simple[a.kind](op.astype(x, "uint8"), axes, keep)
         return [ctx.emit(op.astype(y, "bool"))]
+    if dtype.is_float and a.kind in ("max", "min"):
+        # TVM's max/min start from the lowest/highest *finite* value: a row of -inf
+        # (a fully masked attention row) would come out finite.  Start from -inf/+inf.
+        return [ctx.bb.emit_te(_extreme, x, kind=a.kind, axes=axes, keepdims=keep)]
     if a.kind in simple:
         return [ctx.emit(simple[a.kind](x, axes, keep))]
     if a.kind == "sum_square":
@@ -44,6 +51,31 @@ def reduce(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[E
     return [y]
 
 
+def _extreme(x: Any, kind: str, axes: list[int], keepdims: bool) -> Any:
+    """max/min over ``axes`` with an infinite identity (TE)."""
+    shape = [int(d) for d in x.shape]
+    inf = tirx.const(float("inf") if kind == "min" else float("-inf"), x.dtype)
+    combine = tirx.min if kind == "min" else tirx.max
+    reducer = te.comm_reducer(lambda a, b: combine(a, b), lambda t: inf, name=f"inf_{kind}")
+    raxes = [te.reduce_axis((0, shape[d]), f"r{d}") for d in axes]
+    out_dims = [1 if d in axes else n for d, n in enumerate(shape) if keepdims or d not in axes]
+
+    def body(*idx: Any) -> Any:
+        it = iter(idx)
+        full = []
+        ri = iter(raxes)
+        for d in range(len(shape)):
+            if d in axes:
+                full.append(next(ri))
+                if keepdims:
+                    next(it)
+            else:
+                full.append(next(it))
+        return reducer(x[tuple(full)], axis=raxes)
+
+    return te.compute(out_dims, body, name=f"reduce_{kind}")
+
+
 @lowers("arg_reduce")
 def arg_reduce(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     a = node.attrs
@@ -58,6 +90,7 @@ def arg_reduce(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> li
 
 
 @lowers("cumsum")
+@accumulate_in_f32
 def cumsum(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     a = node.attrs
     assert isinstance(a, CumSumAttrs)
@@ -71,6 +104,7 @@ def cumsum(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[E
 
 
 @lowers("softmax", "log_softmax")
+@accumulate_in_f32
 def softmax(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     assert isinstance(node.attrs, SoftmaxAttrs)
     fn = op.nn.softmax if node.op == "softmax" else op.nn.log_softmax
@@ -89,6 +123,7 @@ def _affine_param(
 
 
 @lowers("layer_norm")
+@accumulate_in_f32
 def layer_norm(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     a = node.attrs
     assert isinstance(a, LayerNormAttrs)
@@ -102,6 +137,7 @@ def layer_norm(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> li
 
 
 @lowers("group_norm")
+@accumulate_in_f32
 def group_norm(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     a = node.attrs
     assert isinstance(a, GroupNormAttrs)
@@ -113,11 +149,13 @@ def group_norm(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> li
 
 
 @lowers("matmul")
+@accumulate_in_f32
 def matmul(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     return [ctx.emit(op.matmul(args[0], args[1]))]
 
 
 @lowers("einsum")
+@accumulate_in_f32
 def einsum(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
     assert isinstance(node.attrs, EinsumAttrs)
     return [ctx.emit(op.einsum(list(args), node.attrs.equation))]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fftc.codegen.tvm_api import relax
-from fftc.ir import Node
+from fftc.ir import DType, Node, Value
 from fftc.ir.types import TensorType
 
 Expr = Any  # relax.Expr (TVM is untyped)
@@ -53,6 +53,46 @@ def lowers(*ops: str) -> Callable[[LowerFn], LowerFn]:
         return fn
 
     return wrap
+
+
+#: dtypes computed in float32 by ops that accumulate (matmuls, reductions, norms, FFTs)
+NARROW_FLOATS = ("float16", "bfloat16")
+
+
+def accumulate_in_f32(fn: LowerFn) -> LowerFn:
+    """Run a lowering in float32 when its result is float16/bfloat16: inputs of that
+    dtype are widened and results narrowed, so sums accumulate in float32 (as
+    onnxruntime's CPU kernels and NumPy's per-op rounding do)."""
+
+    def wrapped(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+        narrow = [v.type.dtype.value for v in node.outputs if v.type.dtype.value in NARROW_FLOATS]
+        if not narrow:
+            return fn(ctx, node, args)
+        wide = [
+            None
+            if a is None
+            else ctx.emit(relax.op.astype(a, "float32"))
+            if ctx.input_type(node, i).dtype.value in NARROW_FLOATS
+            else a
+            for i, a in enumerate(args)
+        ]
+        f32_node = node.replace(
+            outputs=tuple(
+                Value(v.name, v.type.with_dtype(DType.float32))
+                if v.type.dtype.value in NARROW_FLOATS
+                else v
+                for v in node.outputs
+            )
+        )
+        outs = fn(ctx, f32_node, wide)
+        return [
+            ctx.emit(relax.op.astype(o, v.type.dtype.value))
+            if v.type.dtype.value in NARROW_FLOATS
+            else o
+            for o, v in zip(outs, node.outputs, strict=True)
+        ]
+
+    return wrapped
 
 
 def lowering_for(op: str) -> LowerFn | None:

@@ -61,16 +61,17 @@ def tensor_to_numpy(t: onnx.TensorProto, what: str) -> np.ndarray:
         raise ConversionError(f"{what}: cannot read tensor data ({err})") from None
 
 
-def nonfinite_problem(what: str, data: np.ndarray) -> str | None:
-    """A message if a float tensor holds NaN or Inf values, else None."""
+def nonfinite_problem(what: str, data: np.ndarray, allow_inf: bool = False) -> str | None:
+    """A message if a float tensor holds NaN (or, unless ``allow_inf``, Inf) values."""
     if data.dtype.kind != "f" or data.size == 0:
         return None
-    bad = int(data.size - np.count_nonzero(np.isfinite(data)))
+    bad = int(np.count_nonzero(np.isnan(data) if allow_inf else ~np.isfinite(data)))
     if not bad:
         return None
+    kind = "NaN" if allow_inf else "NaN/Inf"
     return (
-        f"{what} has {bad} NaN/Inf value{'s' if bad > 1 else ''}; if intended (e.g. -inf "
-        "masks) pass --allow-nonfinite-weights (allow_nonfinite=True)"
+        f"{what} has {bad} {kind} value{'s' if bad > 1 else ''}; if intended pass "
+        "--allow-nonfinite-weights (allow_nonfinite=True)"
     )
 
 

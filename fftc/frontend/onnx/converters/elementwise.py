@@ -11,6 +11,7 @@ import numpy as np
 from fftc.frontend.onnx.context import NodeContext, onnx_dtype
 from fftc.frontend.onnx.registry import converter
 from fftc.ir.ops.elementwise import CastAttrs, ClipAttrs, GeluAttrs, ModAttrs
+from fftc.ir.ops.movement import ReshapeAttrs
 from fftc.ir.types import DType
 
 _UNARY = {
@@ -193,8 +194,17 @@ def leaky_relu(ctx: NodeContext) -> list[str | None]:
 
 @converter("PRelu")
 def prelu(ctx: NodeContext) -> list[str | None]:
-    x = ctx.input(0)
-    return [_where_positive(ctx, x, ctx.emit("mul", [x, ctx.input(1)]))]
+    """A per-channel slope of shape (C,) (older exporters) applies along axis 1."""
+    x, slope = ctx.input(0), ctx.input(1)
+    shape, s_shape = ctx.shape(x), ctx.shape(slope)
+    try:
+        np.broadcast_shapes(shape, s_shape)
+    except ValueError:
+        if len(s_shape) == 1 and len(shape) >= 2 and s_shape[0] == shape[1]:
+            slope = ctx.emit(
+                "reshape", [slope], ReshapeAttrs((s_shape[0],) + (1,) * (len(shape) - 2))
+            )
+    return [_where_positive(ctx, x, ctx.emit("mul", [x, slope]))]
 
 
 def _expm1_scaled(ctx: NodeContext, x: str, alpha: float, inner: float = 1.0) -> str:

@@ -357,7 +357,8 @@ def constant(ctx: NodeContext) -> list[str | None]:
         data = np.asarray(a["value_ints"], dtype=np.int64)
     else:
         return ctx.fail(f"Constant with attributes {sorted(a)} is not supported")
-    problem = None if ctx.ctx.allow_nonfinite else nonfinite_problem("the constant", data)
+    # weights (initializers) may hold no NaN/Inf; Constant nodes no NaN (-inf masks are fine)
+    problem = None if ctx.ctx.allow_nonfinite else nonfinite_problem("the constant", data, True)
     if problem:
         ctx.fail(problem)
     return [ctx.constant(data)]
