@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from fftc.codegen.tvm_api import Analyzer, tirx
+from fftc.codegen.tvm_api import Analyzer, TensorLoad, tirx
 
 from .base import KERNEL_ATTR
 
@@ -106,3 +106,25 @@ def unsafe_to_inline(sch: Any, producer: Any, consumer: Any) -> bool:
                 if any(isinstance(n, divmod_types) for n in _walk(index)):
                     return True
     return False
+
+
+#: an inlined expression may be copied this many nodes' worth into a consumer
+INLINE_BUDGET = 256
+
+
+def duplicates_work(sch: Any, producer: Any, consumer: Any) -> bool:
+    """Whether merging ``producer`` into ``consumer`` (either way: inlining or
+    reverse-inlining) copies a big expression that the consumer reads several
+    times.  Fast tanh/erf read their input repeatedly: chained, every merge
+    multiplies the expression, and compile time explodes."""
+    value = getattr(sch.get(producer).body, "value", None)
+    c_value = getattr(sch.get(consumer).body, "value", None)
+    if value is None or c_value is None:
+        return False
+    written = [w.source for w in sch.get(producer).writes]
+    uses = sum(
+        1
+        for n in _walk(c_value)
+        if isinstance(n, TensorLoad) and any(n.source.same_as(b) for b in written)
+    )
+    return uses > 1 and sum(1 for _ in _walk(value)) * uses > INLINE_BUDGET

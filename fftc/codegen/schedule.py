@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fftc.codegen.check import lowering_error, unguarded_writes
 from fftc.codegen.tvm_api import Schedule, Target, ir, tirx
 from fftc.schedules.base import KERNEL_ATTR, DefaultKnobs, KnobSource, lookup
-from fftc.schedules.inline import covers_producers, unsafe_to_inline
+from fftc.schedules.inline import covers_producers, duplicates_work, unsafe_to_inline
 
 log = logging.getLogger("fftc.schedule")
 
@@ -66,6 +66,10 @@ def _try_inline(sch: Schedule, block: object, reverse: bool) -> bool:
     if reverse and not covers_producers(sch, block):
         return False
     if not reverse and any(unsafe_to_inline(sch, block, c) for c in sch.get_consumers(block)):
+        return False
+    if not reverse and any(duplicates_work(sch, block, c) for c in sch.get_consumers(block)):
+        return False
+    if reverse and any(duplicates_work(sch, p, block) for p in sch.get_producers(block)):
         return False
     if reverse and any(unsafe_to_inline(sch, p, block) for p in sch.get_producers(block)):
         return False

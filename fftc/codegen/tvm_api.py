@@ -17,6 +17,7 @@ from typing import Any
 import tvm
 from tvm import ir, relax, te, tirx, topi
 from tvm import runtime as tvm_runtime
+from tvm.ir.expr import TensorLoad
 from tvm.s_tir import dlight, meta_schedule
 from tvm.s_tir.schedule import SBlockRV, Schedule
 from tvm.sym.analyzer import Analyzer
@@ -28,6 +29,7 @@ __all__ = [
     "Schedule",
     "SBlockRV",
     "Target",
+    "TensorLoad",
     "Analyzer",
     "dlight",
     "ir",

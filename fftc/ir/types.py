@@ -107,6 +107,10 @@ _ITEMSIZE = {
 }
 
 
+#: the highest tensor rank (NumPy's limit; ONNX models stay far below it)
+MAX_RANK = 32
+
+
 @dataclass(frozen=True)
 class TensorType:
     """A tensor with a static shape (every dim a non-negative int) and a dtype."""
@@ -115,6 +119,8 @@ class TensorType:
     dtype: DType
 
     def __post_init__(self) -> None:
+        if len(self.shape) > MAX_RANK:
+            raise IRError(f"tensor rank {len(self.shape)} is over the limit of {MAX_RANK}")
         for d in self.shape:
             if not isinstance(d, int) or isinstance(d, bool) or d < 0:
                 raise IRError(f"tensor dims must be non-negative ints, got {list(self.shape)}")

@@ -23,6 +23,7 @@ def lower_graph(
     ctx = LowerContext(bb, {k: v.type for k, v in graph.values.items()}, dict(knobs or {}))
     params = [relax.Var(v.name, relax_type(v.type)) for v in graph.inputs]
     env: dict[str, Any] = {v.name: p for v, p in zip(graph.inputs, params, strict=True)}
+    _refuse_empty_constant_reads(graph)
     for c in graph.constants:
         env[c.value.name] = relax.const(c.data, c.value.type.dtype.value)
     with bb.function("main", params):
@@ -46,3 +47,16 @@ def lower_graph(
 
 
 __all__ = ["LowerContext", "lower_graph"]
+
+
+def _refuse_empty_constant_reads(graph: Graph) -> None:
+    """TVM 0.27 stores a constant with a 0-sized dim in the library but cannot load
+    it back ("Invalid DLTensor file format"), so no compiled kernel may read one."""
+    empty = {c.value.name for c in graph.constants if c.data.size == 0}
+    for node in graph.nodes:
+        for name in (i for i in node.inputs if i in empty):
+            raise CompileError(
+                f"{node.label} reads the empty constant {name!r} "
+                f"(shape {list(graph.values[name].type.shape)}); fftc cannot compile "
+                "kernels that read empty constants"
+            )

@@ -8,6 +8,7 @@ value of a shape-like input with :meth:`NodeContext.const`.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -48,7 +49,10 @@ class ConversionError(Exception):
 
 def onnx_dtype(elem_type: int, what: str) -> DType:
     if elem_type not in ONNX_DTYPES:
-        name = onnx.TensorProto.DataType.Name(elem_type) if elem_type else "UNDEFINED"
+        if elem_type in onnx.TensorProto.DataType.values():
+            name = onnx.TensorProto.DataType.Name(elem_type)
+        else:
+            name = f"{elem_type} (not an ONNX element type)"
         raise ConversionError(f"{what} has element type {name}, which fftc does not support")
     return ONNX_DTYPES[elem_type]
 
@@ -115,6 +119,14 @@ class ImportContext:
         return self.b.node(op, inputs, attrs, name=origin, outputs=hints)
 
 
+#: ONNX attribute types accepted for each Python default type
+_ATTR_KINDS: dict[type, tuple[int, ...]] = {
+    int: (onnx.AttributeProto.INT,),
+    float: (onnx.AttributeProto.FLOAT, onnx.AttributeProto.INT),
+    str: (onnx.AttributeProto.STRING,),
+}
+
+
 class NodeContext:
     """One ONNX node under conversion."""
 
@@ -122,6 +134,7 @@ class NodeContext:
         self.ctx = ctx
         self.node = node
         self.opset = ctx.opset
+        self._protos = {a.name: a for a in node.attribute}
         self.attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
         self._hint = (node.output[0] if node.output and node.output[0] else node.op_type) or "t"
 
@@ -166,14 +179,39 @@ class NodeContext:
 
     # -- attributes --------------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:
-        value = self.attrs.get(name, default)
-        return value.decode() if isinstance(value, bytes) else value
+        """An attribute's value, checked against the type of ``default`` (int, float,
+        str; None: any type)."""
+        proto = self._protos.get(name)
+        if proto is None:
+            return default
+        kind = type(default) if default is not None else None
+        if kind is bool:
+            kind = int
+        if kind in _ATTR_KINDS and proto.type not in _ATTR_KINDS[kind]:
+            got = onnx.AttributeProto.AttributeType.Name(proto.type)
+            self.fail(f"attribute {name!r} must be {kind.__name__}, got {got}")
+        value = self.attrs[name]
+        if isinstance(value, bytes):
+            try:
+                value = value.decode()
+            except UnicodeDecodeError:
+                self.fail(f"attribute {name!r} is not valid UTF-8 text")
+        return float(value) if kind is float else value
+
+    def required(self, name: str, kind: builtins.type) -> Any:
+        """A required attribute of type ``kind`` (int, float or str)."""
+        if name not in self._protos:
+            self.fail(f"attribute {name!r} is required")
+        return self.attr(name, {int: 0, float: 0.0, str: ""}[kind])
 
     def attr_ints(self, name: str, default: Sequence[int] | None = None) -> list[int] | None:
-        value = self.attrs.get(name)
-        if value is None:
+        proto = self._protos.get(name)
+        if proto is None:
             return None if default is None else list(default)
-        return [int(v) for v in value]
+        if proto.type != onnx.AttributeProto.INTS:
+            got = onnx.AttributeProto.AttributeType.Name(proto.type)
+            self.fail(f"attribute {name!r} must be a list of ints, got {got}")
+        return [int(v) for v in proto.ints]
 
     # -- outputs -----------------------------------------------------------------------
     def emit(self, op: str, inputs: Sequence[str | None], attrs: Attrs | None = None) -> str:

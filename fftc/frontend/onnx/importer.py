@@ -21,6 +21,7 @@ from onnx import inliner
 from fftc.errors import ModelError, UnsupportedError
 from fftc.frontend.onnx.context import (
     MAX_ELEMENTS,
+    ONNX_DTYPES,
     ConversionError,
     ImportContext,
     NodeContext,
@@ -35,6 +36,7 @@ from fftc.frontend.onnx.loader import (
     upgrade_opset,
 )
 from fftc.frontend.onnx.registry import MIN_OPSET, lookup
+from fftc.frontend.onnx.validate import check_structure, declared_types
 from fftc.ir import Graph, GraphBuilder, IRError, TensorType, verify
 
 log = logging.getLogger("fftc.onnx")
@@ -52,7 +54,9 @@ def _node_label(node: onnx.NodeProto, opsets: Mapping[str, int]) -> str:
 
 def _prepare(
     model: onnx.ModelProto, where: str, input_shapes: Mapping[str, Sequence[int]] | None
-) -> onnx.ModelProto:
+) -> tuple[onnx.ModelProto, dict[str, tuple[tuple[int, ...] | None, int]]]:
+    """The model ready to convert, and the types it declares for its values."""
+    check_structure(model, where)
     if default_opset(model, where) < MIN_OPSET:
         model = upgrade_opset(model, where)
     if input_shapes:
@@ -70,8 +74,9 @@ def _prepare(
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         log.debug("%s: onnx.checker: %s", where, first)
     _sort_nodes(model, where)
-    try:
-        return onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+    declared = declared_types(model)
+    try:  # no data propagation: it would materialise constants (ConstantOfShape of 1e15)
+        return onnx.shape_inference.infer_shapes(model, strict_mode=False), declared
     except Exception as err:
         raise ModelError(f"{where}: ONNX shape inference failed: {err}") from None
 
@@ -164,15 +169,6 @@ def _input_types(
     return types, problems
 
 
-def _onnx_shapes(model: onnx.ModelProto) -> dict[str, tuple[int, ...]]:
-    shapes = {}
-    for vi in [*model.graph.value_info, *model.graph.output]:
-        tt = vi.type.tensor_type
-        if tt.HasField("shape") and all(d.HasField("dim_value") for d in tt.shape.dim):
-            shapes[vi.name] = tuple(d.dim_value for d in tt.shape.dim)
-    return shapes
-
-
 def import_onnx(
     source: str | os.PathLike[str] | onnx.ModelProto,
     input_shapes: Mapping[str, Sequence[int]] | None = None,
@@ -184,7 +180,7 @@ def import_onnx(
     unless ``allow_nonfinite``.
     """
     model, where = load_model(source)
-    model = _prepare(model, where, input_shapes)
+    model, declared = _prepare(model, where, input_shapes)
     opsets = {o.domain: o.version for o in model.opset_import}
     opset = opsets.get("", opsets.get("ai.onnx", MIN_OPSET))
     init_names = {t.name for t in model.graph.initializer}
@@ -208,7 +204,6 @@ def import_onnx(
             problems.append(problem)
         ctx.bind(t.name, ctx.constant(data, t.name))
 
-    onnx_shapes = _onnx_shapes(model)
     poisoned: set[str] = set()
     for node in model.graph.node:
         if any(i and (i in poisoned or i not in ctx.bindings) for i in node.input):
@@ -247,13 +242,9 @@ def import_onnx(
                 )
                 poisoned.add(onnx_name)
                 continue
-            ours = builder.type_of(ir_name).shape
-            theirs = onnx_shapes.get(onnx_name)
-            if theirs is not None and theirs != ours:
-                problems.append(
-                    f"{_node_label(node, opsets)}: output {onnx_name!r} has shape {list(ours)} "
-                    f"in fftc but {list(theirs)} by ONNX shape inference"
-                )
+            problem = _contradiction(onnx_name, builder.type_of(ir_name), declared)
+            if problem:
+                problems.append(f"{_node_label(node, opsets)}: {problem}")
     outputs = []
     for out in model.graph.output:
         if out.name in ctx.bindings:
@@ -267,6 +258,28 @@ def import_onnx(
     return graph
 
 
+def _contradiction(
+    name: str, ours: TensorType, declared: Mapping[str, tuple[tuple[int, ...] | None, int]]
+) -> str | None:
+    """A message if the model declares an element type for ``name`` that differs
+    from what the computation gives.  A contradicting declared *shape* is only
+    logged (as onnxruntime does): exporters and ONNX's shape inference get those
+    wrong at times (STFT's default onesided, ConvTranspose SAME with padding)."""
+    if name not in declared:
+        return None
+    shape, elem = declared[name]
+    if shape is not None and shape != ours.shape:
+        log.warning(
+            "value %r is declared with shape %s but computes %s; using the computed shape",
+            name, list(shape), list(ours.shape),
+        )  # fmt: skip
+    if elem and ONNX_DTYPES.get(elem) is not ours.dtype:
+        known = elem in onnx.TensorProto.DataType.values()
+        label = onnx.TensorProto.DataType.Name(elem) if known else str(elem)
+        return f"output {name!r} is declared as {label} but computes {ours.dtype.value}"
+    return None
+
+
 def _report(where: str, problems: list[str]) -> str:
-    head = f"{where}: {len(problems)} problem{'s' if len(problems) != 1 else ''} "
-    return head + "prevent compiling this model:\n  " + "\n  ".join(problems)
+    verb = "problems prevent" if len(problems) != 1 else "problem prevents"
+    return f"{where}: {len(problems)} {verb} compiling this model:\n  " + "\n  ".join(problems)

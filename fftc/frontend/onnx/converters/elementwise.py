@@ -125,7 +125,7 @@ def isinf(ctx: NodeContext) -> list[str | None]:
 
 @converter("Cast")
 def cast(ctx: NodeContext) -> list[str | None]:
-    to = onnx_dtype(int(ctx.attr("to")), "Cast target")
+    to = onnx_dtype(ctx.required("to", int), "Cast target")
     x = ctx.input(0)
     if ctx.type(x).dtype == to:
         return [x]

@@ -34,5 +34,5 @@ def gemm(ctx: NodeContext) -> list[str | None]:
 
 @converter("Einsum")
 def einsum(ctx: NodeContext) -> list[str | None]:
-    equation = str(ctx.attr("equation")).replace(" ", "")
+    equation = ctx.required("equation", str).replace(" ", "")
     return [ctx.emit("einsum", ctx.inputs(), EinsumAttrs(equation))]

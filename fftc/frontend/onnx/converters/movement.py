@@ -23,6 +23,7 @@ from fftc.ir.ops.movement import (
     TileAttrs,
     TransposeAttrs,
 )
+from fftc.ir.types import MAX_RANK
 
 INT64_MAX = np.iinfo(np.int64).max
 
@@ -55,6 +56,10 @@ def reshape(ctx: NodeContext) -> list[str | None]:
     src = ctx.shape(x)
     target = ctx.ints(1, "the target shape")
     allowzero = ctx.attr("allowzero", 0)
+    if not allowzero and any(d == 0 and i >= len(src) for i, d in enumerate(target)):
+        ctx.fail(f"target shape {target} copies a dim (0) the input of rank {len(src)} lacks")
+    if any(d < -1 for d in target):
+        ctx.fail(f"target shape {target} has a negative dim")
     dims = [src[i] if (d == 0 and not allowzero) else d for i, d in enumerate(target)]
     if dims.count(-1) > 1:
         ctx.fail(f"target shape {target} has more than one -1")
@@ -110,7 +115,12 @@ def unsqueeze(ctx: NodeContext) -> list[str | None]:
     if raw is None:
         return ctx.fail("axes are required")
     out_rank = len(shape) + len(raw)
-    for a in sorted(ctx.axis(a, out_rank) for a in raw):
+    if out_rank > MAX_RANK:
+        return ctx.fail(f"{len(raw)} axes would give rank {out_rank} (at most {MAX_RANK})")
+    axes = sorted(ctx.axis(a, out_rank) for a in raw)
+    if len(set(axes)) != len(axes):
+        return ctx.fail(f"axes {raw} repeat an axis")
+    for a in axes:
         shape.insert(a, 1)
     return [reshape_to(ctx, x, tuple(shape))]
 
@@ -141,6 +151,8 @@ def slice_(ctx: NodeContext) -> list[str | None]:
     starts_in, ends_in = ctx.ints(1, "starts"), ctx.ints(2, "ends")
     axes = ctx.ints(3, "axes") if ctx.has_input(3) else list(range(len(starts_in)))
     steps_in = ctx.ints(4, "steps") if ctx.has_input(4) else [1] * len(starts_in)
+    if not len(starts_in) == len(ends_in) == len(axes) == len(steps_in):
+        ctx.fail("starts, ends, axes and steps must have the same length")
     starts, ends, steps = [0] * len(shape), list(shape), [1] * len(shape)
     for s, e, a, st in zip(starts_in, ends_in, axes, steps_in, strict=True):
         ax = ctx.axis(a, len(shape))
@@ -187,7 +199,7 @@ def concat(ctx: NodeContext) -> list[str | None]:
     args = [a for a in args if ctx.type(a).size > 0] or args[:1]
     if len(args) == 1:
         return [args[0]]
-    return [ctx.emit("concat", args, ConcatAttrs(ctx.axis(int(ctx.attr("axis")), rank)))]
+    return [ctx.emit("concat", args, ConcatAttrs(ctx.axis(ctx.required("axis", int), rank)))]
 
 
 @converter("Split")
@@ -198,8 +210,8 @@ def split(ctx: NodeContext) -> list[str | None]:
     n_out = len(ctx.node.output)
     if ctx.has_input(1):
         sizes = ctx.ints(1, "split")
-    elif ctx.attr("num_outputs") is not None:
-        chunk = -(-shape[axis] // int(ctx.attr("num_outputs")))
+    elif ctx.attr("num_outputs", 0):
+        chunk = -(-shape[axis] // ctx.attr("num_outputs", 0))
         sizes = [min(chunk, shape[axis] - i * chunk) for i in range(n_out)]
     else:
         if shape[axis] % n_out:
@@ -276,7 +288,9 @@ def tile(ctx: NodeContext) -> list[str | None]:
 def depth_space(ctx: NodeContext) -> list[str | None]:
     x = ctx.input(0)
     n, c, h, w = ctx.shape(x)
-    bs = int(ctx.attr("blocksize"))
+    bs = ctx.required("blocksize", int)
+    if bs < 1:
+        ctx.fail(f"blocksize must be >= 1, got {bs}")
     if ctx.node.op_type == "SpaceToDepth":
         if h % bs or w % bs:
             ctx.fail(f"blocksize {bs} does not divide {h}x{w}")

@@ -37,7 +37,7 @@ def layer_norm(ctx: NodeContext) -> list[str | None]:
 @converter("GroupNormalization", since=18)
 def group_norm(ctx: NodeContext) -> list[str | None]:
     x, scale, bias = ctx.input(0), ctx.input(1), ctx.input(2)
-    groups = int(ctx.attr("num_groups"))
+    groups = ctx.required("num_groups", int)
     channels = ctx.shape(x)[1]
     if ctx.opset < 21 and ctx.shape(scale) == (groups,) and groups != channels:
         # opset 18: scale/bias per group -> repeat them per channel
@@ -107,7 +107,7 @@ def lrn(ctx: NodeContext) -> list[str | None]:
     shape = ctx.shape(x)
     n, c = shape[0], shape[1]
     rest = int(np.prod(shape[2:]))
-    size = int(ctx.attr("size"))
+    size = ctx.required("size", int)
     alpha, beta = float(ctx.attr("alpha", 1e-4)), float(ctx.attr("beta", 0.75))
     bias = float(ctx.attr("bias", 1.0))
     sq = reshape_to(ctx, ctx.emit("mul", [x, x]), (n, 1, c, rest))
