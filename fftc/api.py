@@ -2,7 +2,8 @@
 
 The stages, in order (every name works with ``fftc inspect --stage``):
 
-    ir -> <graph passes: fold-constants, simplify, dce> -> relax -> fused -> tir -> module
+    ir -> <graph passes: fold-constants, simplify, conv-to-fft, dce> -> relax -> fused -> tir
+       -> module
 """
 
 from __future__ import annotations
@@ -188,6 +189,7 @@ def inspect_stage(
     input_shapes: Mapping[str, Sequence[int]] | None = None,
     elide: bool = True,
     allow_nonfinite: bool = False,
+    pass_options: Mapping[str, Any] | None = None,
 ) -> str:
     """The text of the IR after ``stage`` (see :func:`stage_names`)."""
     names = stage_names()
@@ -204,7 +206,7 @@ def inspect_stage(
     graph = import_model(model, input_shapes, allow_nonfinite)
     try:
         hook("ir", graph)
-        graph = run_pipeline(graph, PassContext(), on_stage=hook)
+        graph = run_pipeline(graph, PassContext(dict(pass_options or {})), on_stage=hook)
         from fftc.codegen.build import build
 
         build(graph, spec, on_stage=hook)

@@ -10,6 +10,7 @@ from fftc.cli.common import (
     Formatter,
     add_model_options,
     check_new_file,
+    compile_options,
     fmt_array,
     input_shapes,
     load_npz,
@@ -76,6 +77,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
         target=args.target,
         input_shapes=input_shapes(args),
         allow_nonfinite=args.allow_nonfinite_weights,
+        options=compile_options(args),
         progress=progress_printer(args, model.name),
     )
     module.export(out, force=args.force)

@@ -6,11 +6,14 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fftc.errors import UsageError
+
+if TYPE_CHECKING:
+    from fftc.api import CompileOptions
 
 Formatter = Callable[[str], argparse.HelpFormatter]
 
@@ -27,12 +30,26 @@ def add_model_options(p: argparse.ArgumentParser) -> None:
         help="accept NaN/Inf in weights (refused by default, e.g. for -inf masks)",
     )
     p.add_argument(
+        "--conv-fft",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="FFT convolutions: chosen by the cost model (auto, default), for every "
+        "eligible convolution (always), or none (never)",
+    )
+    p.add_argument(
         "--input-shape",
         action="append",
         default=[],
         metavar="NAME=D1,D2,...",
         help="pin the shape of an input with symbolic dims (repeatable)",
     )
+
+
+def compile_options(args: argparse.Namespace) -> CompileOptions:
+    """The CompileOptions the shared model options ask for."""
+    from fftc.api import CompileOptions
+
+    return CompileOptions(pass_options={"conv_fft": args.conv_fft})
 
 
 def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:

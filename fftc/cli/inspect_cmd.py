@@ -10,6 +10,7 @@ from fftc.cli.common import (
     Formatter,
     add_model_options,
     check_new_file,
+    compile_options,
     input_shapes,
     require_model_file,
 )
@@ -62,8 +63,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     elif args.explain:
         text = _explain(args, path)
     else:
-        text = inspect_stage(path, args.stage, args.target, input_shapes(args), not args.full,
-                             args.allow_nonfinite_weights)  # fmt: skip
+        text = inspect_stage(
+            path,
+            args.stage,
+            args.target,
+            input_shapes(args),
+            not args.full,
+            args.allow_nonfinite_weights,
+            compile_options(args).pass_options,
+        )
     if out is not None:
         out.write_text(text)
     else:
@@ -84,7 +92,8 @@ def _explain(args: argparse.Namespace, path: Path) -> str:
     import fftc
 
     module = fftc.compile(path, target=args.target, input_shapes=input_shapes(args),
-                          allow_nonfinite=args.allow_nonfinite_weights)  # fmt: skip
+                          allow_nonfinite=args.allow_nonfinite_weights,
+                          options=compile_options(args))  # fmt: skip
     lines = [f"decisions for {path.name} on {module.target}:"]
     lines += [f"  {d}" for d in module.decisions] or ["  (none)"]
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ from typing import Any
 from fftc.cli.common import (
     Formatter,
     add_model_options,
+    compile_options,
     input_shapes,
     load_npz,
     progress_printer,
@@ -84,6 +85,7 @@ def _verify_one(args: argparse.Namespace, path: str) -> list[Row]:
         target=args.target,
         input_shapes=shapes,
         allow_nonfinite=args.allow_nonfinite_weights,
+        options=compile_options(args),
         progress=progress_printer(args, model.name),
     )
     compile_s = time.perf_counter() - t0

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from fftc.ir import Graph, IRError, verify
 from fftc.passes.base import IMPORTED, Pass, PassContext
+from fftc.passes.conv_to_fft import CONV_TO_FFT
 from fftc.passes.dce import DeadCodeElimination
 from fftc.passes.fold_constants import FoldConstants
 from fftc.passes.simplify import SIMPLIFY
@@ -21,6 +22,7 @@ log = logging.getLogger("fftc.passes")
 PIPELINE: tuple[Pass, ...] = (
     FoldConstants(),  # constants computed at compile time (weights' transposes, shapes)
     SIMPLIFY,  # canonical form: no identity movement, merged reshape/transpose chains
+    CONV_TO_FFT,  # depthwise convolutions with constant kernels -> FFT convolutions (cost model)
     DeadCodeElimination(),  # what the rewrites left unused
 )
 

@@ -10,8 +10,9 @@ until nothing changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from fftc.ir import Graph, GraphBuilder, Node
 from fftc.ir.graph_utils import remove_dead
@@ -25,6 +26,8 @@ class Match:
     node: Node
     b: GraphBuilder
     graph: Graph
+    #: the pass options of the compile (``PassContext.options``)
+    options: Mapping[str, Any] = field(default_factory=dict)
 
     def producer(self, name: str | None) -> Node | None:
         """The node that produced ``name`` in the graph being rewritten."""
@@ -54,6 +57,8 @@ class RewriteRule:
     rewrite: RewriteFn
     #: record applications and refusals as decisions (for --explain)
     explain: bool = False
+    #: the reason recorded when the rule applies (default: "pattern matched")
+    why: Callable[[Match], str] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,15 +89,16 @@ class RewritePass:
             for rule in self.rules:
                 if node.op not in rule.ops:
                     continue
-                match = Match(node, b, graph)
+                match = Match(node, b, graph, ctx.options)
                 reason = rule.check(match)
                 if reason is not None:
                     if rule.explain:
                         ctx.decide(self.name, node.label, f"not {rule.name}", reason)
                     continue
+                why = rule.why(match) if rule.why is not None else "pattern matched"
                 new = list(rule.rewrite(match))
                 if rule.explain:
-                    ctx.decide(self.name, node.label, rule.name, "pattern matched")
+                    ctx.decide(self.name, node.label, rule.name, why)
                 for old, value in zip(node.outputs, new, strict=True):
                     if value != old.name:
                         mapping[old.name] = value

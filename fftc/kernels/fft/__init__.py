@@ -113,7 +113,25 @@ def emit_dft(
     def kernel(data: te.Tensor, *table_tensors: te.Tensor) -> te.Tensor:
         return _build(plan, layout, data, dict(zip(names, table_tensors, strict=True)), dtype)
 
-    return bb.emit_te(kernel, x, *consts, primfunc_name_hint=f"{plan.kind}{plan.length}")
+    y = bb.emit_te(kernel, x, *consts, primfunc_name_hint=f"{plan.kind}{plan.length}")
+    return _keep_unfused(bb, y)
+
+
+#: TVM's relax OpPatternKind for "fuse nothing into this kernel" (kOpaque)
+_OPAQUE = 8
+
+
+def _keep_unfused(bb: relax.BlockBuilder, y: relax.Var) -> relax.Var:
+    """Mark the FFT's PrimFunc opaque so FuseOps keeps it a kernel of its own.
+
+    Fused into its neighbours, the FFT's stages end up in one PrimFunc with the
+    surrounding elementwise blocks, and the schedule templates (one FFT per
+    PrimFunc) no longer apply: measured 10-20x slower."""
+    call = bb.lookup_binding(y)
+    gvar = call.args[0]
+    func = bb.get()[gvar]
+    bb.update_func(gvar, func.with_attr("op_pattern", _OPAQUE))
+    return y
 
 
 def _check(

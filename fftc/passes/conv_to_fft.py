@@ -1,0 +1,185 @@
+"""conv-to-fft: a depthwise convolution with a constant kernel becomes an FFT
+convolution when the cost model says that is cheaper.
+
+ONNX's Conv is a cross-correlation: ``y[t] = sum_j xpad[t*s + j] * wd[j]`` with
+``wd`` the kernel dilated by ``d`` (length ``Ke = d*(K-1)+1``) and ``xpad`` the
+input padded by ``pads``.  With ``N >= len(xpad)`` points, the circular
+correlation ``irfft(rfft(xpad, N) * conj(rfft(wd, N)))`` equals the linear one
+for every ``t <= len(xpad) - Ke`` (no index wraps), so the rewrite is:
+
+    pad(x, pads + zeros up to N) -> rfft (last spatial axis) -> fft (other axes)
+    -> complex product with the constant spectrum conj(FFT(wd)) -> inverse FFTs
+    -> slice [0 : (out-1)*s+1 : s] -> + bias
+
+``N`` per axis is the smallest 2^a 3^b 5^c 7^d >= len(xpad) (fast mixed-radix
+lengths).  The spectrum is computed at compile time in float64.  Dense and
+grouped convolutions (per-frequency channel mixing) keep the direct kernel for
+now, and say so in ``fftc inspect --explain``.
+
+Pass option ``conv_fft``: ``"auto"`` (the cost model decides, default),
+``"always"`` (every eligible convolution) or ``"never"``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fftc.ir import TensorType
+from fftc.ir.ops.conv import ConvAttrs, conv_out_dim
+from fftc.ir.ops.dft import DFTAttrs
+from fftc.ir.ops.movement import ConcatAttrs, PadAttrs, ReshapeAttrs, SliceAttrs
+from fftc.kernels.fft.plan import next_smooth
+from fftc.passes.rewrite import Match, RewritePass, RewriteRule
+
+#: FFT lengths are products of these primes (fftc's FFT has radix kernels for them)
+FAST_PRIMES = (2, 3, 5, 7)
+MODES = ("auto", "always", "never")
+#: cost model, in nanoseconds on the reference machine (2-core AVX-512 x86-64, measured
+#: with ``python -m fftc.passes.conv_cost``; docs/benchmarks.md): fftc's direct
+#: depthwise kernel per multiply-add, and the unfused FFT convolution (pad, forward
+#: FFTs, complex product, inverse FFTs, slice) per FFT point and channel, by rank
+DIRECT_NS_PER_MAC = {1: 0.016, 2: 0.005, 3: 0.005}
+FFT_NS_PER_POINT = {1: 2.4, 2: 5.3, 3: 8.0}
+
+
+@dataclass(frozen=True)
+class FFTConvPlan:
+    """The shapes of one FFT convolution and the two costs the choice compares."""
+
+    padded: tuple[int, ...]  # spatial extents after ONNX's pads
+    lengths: tuple[int, ...]  # FFT lengths per spatial axis
+    out: tuple[int, ...]
+    direct_cost: float  # estimated milliseconds
+    fft_cost: float
+
+    @property
+    def fft_cheaper(self) -> bool:
+        return self.fft_cost < self.direct_cost
+
+
+def plan_fft_conv(x: TensorType, w: TensorType, a: ConvAttrs) -> FFTConvPlan:
+    rank = x.rank - 2
+    kernel = w.shape[2:]
+    padded = tuple(x.shape[2 + i] + a.pads[i] + a.pads[rank + i] for i in range(rank))
+    lengths = tuple(next_smooth(p, FAST_PRIMES) for p in padded)
+    out = tuple(
+        conv_out_dim(x.shape[2 + i], kernel[i], a.strides[i], a.dilations[i], a.pads[i],
+                     a.pads[rank + i])
+        for i in range(rank)
+    )  # fmt: skip
+    planes = x.shape[0] * w.shape[0]
+    macs = planes * math.prod(out) * math.prod(kernel) * w.shape[1]
+    direct = macs * DIRECT_NS_PER_MAC[rank] * 1e-6
+    fft = planes * math.prod(lengths) * FFT_NS_PER_POINT[rank] * 1e-6
+    return FFTConvPlan(padded, lengths, out, float(direct), float(fft))
+
+
+def _mode(m: Match) -> str:
+    mode = str(m.options.get("conv_fft", "auto"))
+    return mode if mode in MODES else "auto"
+
+
+def _check(m: Match) -> str | None:
+    n = m.node
+    assert isinstance(n.attrs, ConvAttrs)
+    if _mode(m) == "never":
+        return "FFT convolution disabled (conv_fft=never)"
+    x, w = m.b.type_of(n.inputs[0] or ""), m.b.type_of(n.inputs[1] or "")
+    if m.b.const_value(n.inputs[1]) is None:
+        return "the kernel is computed at run time"
+    if x.dtype.value not in ("float32", "float64"):
+        return f"{x.dtype.value} FFT convolution is not implemented (float32/float64 only)"
+    if x.rank - 2 not in (1, 2, 3):
+        return f"{x.rank - 2}-D convolution"
+    c = x.shape[1]
+    if not (n.attrs.groups == c == w.shape[0] and w.shape[1] == 1):
+        return "dense or grouped channel mixing stays direct (FFT form: depthwise only)"
+    p = plan_fft_conv(x, w, n.attrs)
+    if _mode(m) == "auto" and not p.fft_cheaper:
+        return f"direct is cheaper (est. {p.direct_cost:.3g} ms vs FFT {p.fft_cost:.3g} ms)"
+    return None
+
+
+def _why(m: Match) -> str:
+    n = m.node
+    assert isinstance(n.attrs, ConvAttrs)
+    p = plan_fft_conv(m.b.type_of(n.inputs[0] or ""), m.b.type_of(n.inputs[1] or ""), n.attrs)
+    forced = " (conv_fft=always)" if _mode(m) == "always" else ""
+    return (
+        f"FFT lengths {list(p.lengths)}; est. {p.fft_cost:.3g} ms vs direct "
+        f"{p.direct_cost:.3g} ms{forced}"
+    )
+
+
+def kernel_spectrum(w: np.ndarray, dilations: Sequence[int], lengths: Sequence[int]) -> np.ndarray:
+    """conj(FFT(dilated w)) over the spatial axes, one-sided on the last:
+    (C, *lengths[:-1], lengths[-1]//2+1, 2) in float64, re/im in the trailing dim."""
+    c, rank = w.shape[0], w.ndim - 2
+    wd = np.zeros((c, *(d * (k - 1) + 1 for d, k in zip(dilations, w.shape[2:], strict=True))))
+    wd[(slice(None), *(slice(None, None, d) for d in dilations))] = w[:, 0]
+    spec = np.conj(np.fft.rfftn(wd.astype(np.float64), s=tuple(lengths), axes=range(1, rank + 1)))
+    return np.stack([spec.real, spec.imag], axis=-1)
+
+
+def _rewrite(m: Match) -> Sequence[str]:
+    n, b = m.node, m.b
+    a = n.attrs
+    assert isinstance(a, ConvAttrs)
+    xname, wname = n.inputs[0] or "", n.inputs[1] or ""
+    x, w = b.type_of(xname), b.type_of(wname)
+    weights = b.const_value(wname)
+    assert weights is not None
+    rank, p = x.rank - 2, plan_fft_conv(x, w, a)
+    batch, c = x.shape[:2]
+    dtype = x.dtype.numpy()
+    name = n.name
+
+    ends = [a.pads[rank + i] + p.lengths[i] - p.padded[i] for i in range(rank)]
+    xp = b.node1("pad", [xname], PadAttrs((0, 0, *a.pads[:rank], 0, 0, *ends)), name=name)
+    h = b.node1("reshape", [xp], ReshapeAttrs((batch, c, *p.lengths, 1)), name=name)
+    last = 2 + rank - 1
+    h = b.node1("dft", [h], DFTAttrs(last, p.lengths[-1], onesided=True), name=name)
+    for i in reversed(range(rank - 1)):
+        h = b.node1("dft", [h], DFTAttrs(2 + i, p.lengths[i]), name=name)
+
+    spec = kernel_spectrum(weights, a.dilations, p.lengths)
+    same = np.concatenate([spec[..., :1], spec[..., :1]], axis=-1).astype(dtype)
+    cross = np.concatenate([-spec[..., 1:], spec[..., 1:]], axis=-1).astype(dtype)
+    full = b.type_of(h).shape
+    ndim = len(full)
+    re = b.node1("slice", [h], _last_slice(full, 0), name=name)
+    im = b.node1("slice", [h], _last_slice(full, 1), name=name)
+    swapped = b.node1("concat", [im, re], ConcatAttrs(ndim - 1), name=name)
+    h = b.node1("mul", [h, b.constant(same, f"{name}_spectrum_re")], name=name)
+    cross_term = b.node1("mul", [swapped, b.constant(cross, f"{name}_spectrum_im")], name=name)
+    h = b.node1("add", [h, cross_term], name=name)
+
+    for i in range(rank - 1):
+        h = b.node1("dft", [h], DFTAttrs(2 + i, p.lengths[i], inverse=True), name=name)
+    h = b.node1("dft", [h], DFTAttrs(last, p.lengths[-1], inverse=True, onesided=True), name=name)
+    starts = (0,) * (rank + 3)
+    stops = (batch, c, *((o - 1) * s + 1 for o, s in zip(p.out, a.strides, strict=True)), 1)
+    steps = (1, 1, *a.strides, 1)
+    h = b.node1("slice", [h], SliceAttrs(starts, stops, steps), name=name)
+    y = b.node1("reshape", [h], ReshapeAttrs((batch, c, *p.out)), name=name)
+    if len(n.inputs) > 2 and n.inputs[2] is not None:
+        bias = b.node1("reshape", [n.inputs[2]], ReshapeAttrs((c, *(1,) * rank)), name=name)
+        y = b.node1("add", [y, bias], name=name)
+    return [y]
+
+
+def _last_slice(shape: tuple[int, ...], k: int) -> SliceAttrs:
+    return SliceAttrs((0,) * (len(shape) - 1) + (k,), (*shape[:-1], k + 1), (1,) * len(shape))
+
+
+CONV_TO_FFT = RewritePass(
+    "conv-to-fft",
+    "depthwise convolutions with constant kernels become FFT convolutions where cheaper",
+    (RewriteRule("conv => fft conv", ("conv",), _check, _rewrite, explain=True, why=_why),),
+    ensures=frozenset({"fft-conv"}),
+    max_sweeps=1,
+)

@@ -1,0 +1,211 @@
+"""conv-to-fft: IR snapshot, decisions, and numerics of the rewritten convolutions
+against onnxruntime and a float64 NumPy reference.
+
+Tolerances: the FFT convolution sums the same products as the direct one in a
+different order, through two transforms of N points; float32 rounding grows as
+~eps * log2(N) relative to the output's scale, so 1e-5 of max|y| (eps = 6e-8,
+log2 N <= 14 here, with a 10x margin) against float64, and 1e-4 against
+onnxruntime's float32 direct convolution (the project's model tolerance).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import helper
+
+import fftc
+from fftc.api import CompileOptions
+from fftc.ir import DType, GraphBuilder, TensorType, parse_graph, print_graph
+from fftc.ir.ops.conv import ConvAttrs
+from fftc.passes import PassContext
+from fftc.passes.conv_to_fft import CONV_TO_FFT, kernel_spectrum, plan_fft_conv
+from fftc.testing import run_onnxruntime
+from fftc.testing.onnx_builder import graph_model
+
+F32 = DType.float32
+
+
+def reference_conv(x, w, b, pads, strides, dilations):
+    """Depthwise ONNX Conv in float64 by direct summation."""
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    rank = x.ndim - 2
+    xp = np.pad(x, [(0, 0), (0, 0), *((pads[i], pads[rank + i]) for i in range(rank))])
+    ke = [d * (k - 1) + 1 for d, k in zip(dilations, w.shape[2:], strict=True)]
+    out = [(xp.shape[2 + i] - ke[i]) // strides[i] + 1 for i in range(rank)]
+    y = np.zeros((*x.shape[:2], *out))
+    for idx in np.ndindex(*w.shape[2:]):
+        start = [i * d for i, d in zip(idx, dilations, strict=True)]
+        window = tuple(
+            slice(s, s + (o - 1) * st + 1, st) for s, o, st in zip(start, out, strides, strict=True)
+        )
+        y += (
+            xp[(slice(None), slice(None), *window)]
+            * w[(slice(None), 0, *idx)][(...,) + (None,) * rank]
+        )
+    return y + b[(slice(None),) + (None,) * rank]
+
+
+CASES = {
+    # name: (input shape, kernel, pads, strides, dilations)
+    "causal-long-1d": ((2, 3, 64), (64,), [63, 0], [1], [1]),
+    "prime-length": ((1, 2, 97), (97,), [96, 0], [1], [1]),
+    "strided-dilated-1d": ((2, 3, 50), (7,), [2, 5], [2], [3]),
+    "asymmetric-2d": ((1, 4, 17, 19), (5, 7), [1, 2, 3, 4], [2, 1], [1, 2]),
+    "large-kernel-2d": ((1, 3, 20, 20), (31, 31), [15, 15, 15, 15], [1, 1], [1, 1]),
+    "valid-2d": ((1, 2, 23, 11), (9, 3), [0, 0, 0, 0], [1, 3], [1, 1]),
+    "3d": ((1, 2, 6, 7, 8), (3, 3, 3), [1, 1, 1, 1, 1, 1], [1, 1, 1], [1, 1, 1]),
+}
+
+
+def _model(shape, kernel, pads, strides, dilations, seed=0):
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    x = rng.standard_normal(shape).astype(np.float32)
+    w = rng.standard_normal((c, 1, *kernel)).astype(np.float32)
+    b = rng.standard_normal(c).astype(np.float32)
+    attrs = dict(group=c, pads=pads, strides=strides, dilations=dilations)
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], name="cv", **attrs)
+    return graph_model([node], {"x": x}, ["y"], {"w": w, "b": b}), x, w, b
+
+
+def _compile(model, mode):
+    return fftc.compile(model, options=CompileOptions(pass_options={"conv_fft": mode}))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fft_conv_matches_float64_and_onnxruntime(case):
+    shape, kernel, pads, strides, dilations = CASES[case]
+    model, x, w, b = _model(shape, kernel, pads, strides, dilations)
+    module = _compile(model, "always")
+    assert any("conv => fft conv" in d and "not" not in d for d in module.decisions)
+    y = module.run({"x": x})["y"]
+    ref64 = reference_conv(x, w, b, pads, strides, dilations)
+    assert y.shape == ref64.shape
+    assert np.abs(y - ref64).max() <= 1e-5 * np.abs(ref64).max()
+    ort = run_onnxruntime(model, {"x": x})["y"]
+    assert np.abs(y - ort).max() <= 1e-4 * np.abs(ort).max()
+
+
+def test_never_keeps_the_direct_convolution():
+    model, *_ = _model((1, 2, 64), (64,), [63, 0], [1], [1])
+    module = _compile(model, "never")
+    assert any("disabled" in d for d in module.decisions)
+
+
+def _graph(shape, kernel, groups=None, constant=True):
+    b = GraphBuilder("g")
+    c = shape[1]
+    x = b.input("x", TensorType(shape, F32))
+    wshape = (c, 1 if groups is None else c // groups, *kernel)
+    rng = np.random.default_rng(1)
+    if constant:
+        w = b.constant(rng.standard_normal(wshape).astype(np.float32), "w")
+    else:
+        w = b.input("w", TensorType(wshape, F32))
+    rank = len(kernel)
+    attrs = ConvAttrs((1,) * rank, tuple(k // 2 for k in kernel) * 2, (1,) * rank, groups or c)
+    return b.build([b.node1("conv", [x, w, None], attrs, name="cv")], ["y"])
+
+
+@pytest.mark.parametrize(
+    ("graph", "reason"),
+    [
+        (_graph((1, 8, 32, 32), (3, 3)), "direct is cheaper"),
+        (_graph((1, 8, 64), (63,), groups=1), "dense or grouped"),
+        (_graph((1, 8, 64), (63,), constant=False), "computed at run time"),
+    ],
+)
+def test_refusals_are_explained(graph, reason):
+    ctx = PassContext({"conv_fft": "auto"})
+    out = CONV_TO_FFT.run(graph, ctx)
+    assert [n.op for n in out.nodes] == ["conv"]
+    assert len(ctx.decisions) == 1
+    assert reason in ctx.decisions[0].reason
+
+
+def test_cost_model_picks_fft_for_long_and_large_kernels():
+    f32 = DType.float32
+    long = plan_fft_conv(
+        TensorType((1, 768, 4096), f32),
+        TensorType((768, 1, 4096), f32),
+        ConvAttrs((1,), (4095, 0), (1,), 768),
+    )
+    assert long.lengths == (8192,)
+    assert long.fft_cheaper
+    small = plan_fft_conv(
+        TensorType((1, 96, 56, 56), f32),
+        TensorType((96, 1, 3, 3), f32),
+        ConvAttrs((1, 1), (1, 1, 1, 1), (1, 1), 96),
+    )
+    assert not small.fft_cheaper
+
+
+def test_kernel_spectrum_is_the_conjugate_dft_of_the_dilated_kernel():
+    w = np.arange(1.0, 7.0).reshape(2, 1, 3)
+    spec = kernel_spectrum(w, [2], [8])
+    wd = np.zeros((2, 8))
+    wd[:, 0:5:2] = w[:, 0]
+    expect = np.conj(np.fft.rfft(wd, axis=-1))
+    np.testing.assert_allclose(spec[..., 0] + 1j * spec[..., 1], expect, rtol=1e-12, atol=1e-12)
+
+
+SNAPSHOT = """\
+graph "g" {
+  input %x: f32[1, 2, 6]
+  const %b: f32[2] = [1.0, 1.0]
+  const %cv_spectrum_re: f32[2, 5, 2] = dense<"eJxjYHBwYADiqqZb9iDMAAVS36bagTADQ4M9BBOnDgA/7RTd">
+  const %cv_spectrum_im: f32[2, 5, 2] = dense<"eJxjYACDhqqmW/uB2B7I3A/E9lLfptoB8T4GqDwDkeoAwa0X3Q==">
+  %pad: f32[1, 2, 8] = pad(%x) {pads = [0, 0, 1, 0, 0, 1], mode = "constant", value = 0.0} loc("cv")
+  %reshape: f32[1, 2, 8, 1] = reshape(%pad) {shape = [1, 2, 8, 1]} loc("cv")
+  %dft: f32[1, 2, 5, 2] = dft(%reshape) {axis = 2, length = 8, inverse = false, onesided = true, norm = "backward"} loc("cv")
+  %slice: f32[1, 2, 5, 1] = slice(%dft) {starts = [0, 0, 0, 0], ends = [1, 2, 5, 1], steps = [1, 1, 1, 1]} loc("cv")
+  %slice_1: f32[1, 2, 5, 1] = slice(%dft) {starts = [0, 0, 0, 1], ends = [1, 2, 5, 2], steps = [1, 1, 1, 1]} loc("cv")
+  %concat: f32[1, 2, 5, 2] = concat(%slice_1, %slice) {axis = 3} loc("cv")
+  %mul: f32[1, 2, 5, 2] = mul(%dft, %cv_spectrum_re) loc("cv")
+  %mul_2: f32[1, 2, 5, 2] = mul(%concat, %cv_spectrum_im) loc("cv")
+  %add: f32[1, 2, 5, 2] = add(%mul, %mul_2) loc("cv")
+  %dft_3: f32[1, 2, 8, 1] = dft(%add) {axis = 2, length = 8, inverse = true, onesided = true, norm = "backward"} loc("cv")
+  %slice_4: f32[1, 2, 6, 1] = slice(%dft_3) {starts = [0, 0, 0, 0], ends = [1, 2, 6, 1], steps = [1, 1, 1, 1]} loc("cv")
+  %reshape_5: f32[1, 2, 6] = reshape(%slice_4) {shape = [1, 2, 6]} loc("cv")
+  %reshape_6: f32[2, 1] = reshape(%b) {shape = [2, 1]} loc("cv")
+  %add_7: f32[1, 2, 6] = add(%reshape_5, %reshape_6) loc("cv")
+  output %add_7 as "y"
+}
+"""  # noqa: E501
+
+
+def test_ir_snapshot():
+    b = GraphBuilder("g")
+    x = b.input("x", TensorType((1, 2, 6), F32))
+    w = b.constant(np.ones((2, 1, 3), np.float32), "w")
+    bias = b.constant(np.ones(2, np.float32), "b")
+    conv = b.node1("conv", [x, w, bias], ConvAttrs((1,), (1, 1), (1,), 2), name="cv")
+    out = CONV_TO_FFT.run(b.build([conv], ["y"]), PassContext({"conv_fft": "always"}))
+    text = print_graph(out)
+    assert text == SNAPSHOT, text
+    assert print_graph(parse_graph(text)) == text
+    ops = [n.op for n in out.nodes]
+    assert ops == [
+        "pad", "reshape", "dft", "slice", "slice", "concat", "mul", "mul", "add",
+        "dft", "slice", "reshape", "reshape", "add",
+    ]  # fmt: skip
+
+
+def test_cli_explain_and_conv_fft_option(tmp_path):
+    """`fftc inspect --explain` states the choice; `--conv-fft` changes it."""
+    from tests.cli.test_cli import fftc_cli
+
+    model, *_ = _model((1, 4, 512), (512,), [511, 0], [1], [1])
+    path = tmp_path / "longconv.onnx"
+    path.write_bytes(model.SerializeToString())
+    r = fftc_cli("inspect", str(path), "--explain")
+    assert r.returncode == 0, r.stderr
+    assert "[conv-to-fft] conv 'cv': conv => fft conv (FFT lengths [1024]" in r.stdout
+    r = fftc_cli("inspect", str(path), "--explain", "--conv-fft", "never")
+    assert "FFT convolution disabled (conv_fft=never)" in r.stdout
+    r = fftc_cli("inspect", str(path), "--stage", "conv-to-fft", "--conv-fft", "always")
+    assert "dft(" in r.stdout
+    assert "conv(" not in r.stdout
+    r = fftc_cli("verify", str(path), "--conv-fft", "always", "-q")
+    assert r.returncode == 0, r.stdout + r.stderr
