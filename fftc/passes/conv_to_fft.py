@@ -83,6 +83,13 @@ def _mode(m: Match) -> str:
     return mode if mode in MODES else "auto"
 
 
+def _plan(m: Match) -> FFTConvPlan:
+    """The plan of the matched conv node (its input, weight and attributes)."""
+    n = m.node
+    assert isinstance(n.attrs, ConvAttrs)
+    return plan_fft_conv(m.b.type_of(n.inputs[0] or ""), m.b.type_of(n.inputs[1] or ""), n.attrs)
+
+
 def _check(m: Match) -> str | None:
     n = m.node
     assert isinstance(n.attrs, ConvAttrs)
@@ -98,16 +105,14 @@ def _check(m: Match) -> str | None:
     c = x.shape[1]
     if not (n.attrs.groups == c == w.shape[0] and w.shape[1] == 1):
         return "dense or grouped channel mixing stays direct (FFT form: depthwise only)"
-    p = plan_fft_conv(x, w, n.attrs)
+    p = _plan(m)
     if _mode(m) == "auto" and not p.fft_cheaper:
         return f"direct is cheaper (est. {p.direct_cost:.3g} ms vs FFT {p.fft_cost:.3g} ms)"
     return None
 
 
 def _why(m: Match) -> str:
-    n = m.node
-    assert isinstance(n.attrs, ConvAttrs)
-    p = plan_fft_conv(m.b.type_of(n.inputs[0] or ""), m.b.type_of(n.inputs[1] or ""), n.attrs)
+    p = _plan(m)
     forced = " (conv_fft=always)" if _mode(m) == "always" else ""
     return (
         f"FFT lengths {list(p.lengths)}; est. {p.fft_cost:.3g} ms vs direct "
@@ -130,10 +135,10 @@ def _rewrite(m: Match) -> Sequence[str]:
     a = n.attrs
     assert isinstance(a, ConvAttrs)
     xname, wname = n.inputs[0] or "", n.inputs[1] or ""
-    x, w = b.type_of(xname), b.type_of(wname)
+    x = b.type_of(xname)
     weights = b.const_value(wname)
     assert weights is not None
-    rank, p = x.rank - 2, plan_fft_conv(x, w, a)
+    rank, p = x.rank - 2, _plan(m)
     batch, c = x.shape[:2]
     dtype = x.dtype.numpy()
     name = n.name
