@@ -5,7 +5,15 @@ ONNX's Conv is a cross-correlation: ``y[t] = sum_j xpad[t*s + j] * wd[j]`` with
 ``wd`` the kernel dilated by ``d`` (length ``Ke = d*(K-1)+1``) and ``xpad`` the
 input padded by ``pads``.  With ``N >= len(xpad)`` points, the circular
 correlation ``irfft(rfft(xpad, N) * conj(rfft(wd, N)))`` equals the linear one
-for every ``t <= len(xpad) - Ke`` (no index wraps), so the rewrite is:
+for every ``t <= len(xpad) - Ke`` (no index wraps).
+
+1-D: one ``fft_conv`` (the fused kernel) of the unpadded input, with ``N`` the
+smallest even 2^a 3^b 5^c 7^d ``>= len(x) + max(pad_begin, pad_end)`` (enough
+for no wrap onto a nonzero input) and the spectrum of the dilated kernel wrapped
+onto ``N`` points, conjugated and shifted by ``pad_begin``; the stride is the
+kernel's output stride, the bias an epilogue fused into it.
+
+2-D and 3-D (unfused):
 
     pad(x, pads + zeros up to N) -> rfft (last spatial axis) -> fft (other axes)
     -> complex product with the constant spectrum conj(FFT(wd)) -> inverse FFTs
@@ -32,6 +40,7 @@ from fftc.ir import TensorType
 from fftc.ir.ops.conv import ConvAttrs, conv_out_dim
 from fftc.ir.ops.dft import DFTAttrs
 from fftc.ir.ops.movement import ConcatAttrs, PadAttrs, ReshapeAttrs, SliceAttrs
+from fftc.ir.ops.spectral import FFTConvAttrs
 from fftc.kernels.fft.plan import next_smooth
 from fftc.passes.rewrite import Match, RewritePass, RewriteRule
 
@@ -43,7 +52,7 @@ MODES = ("auto", "always", "never")
 #: depthwise kernel per multiply-add, and the unfused FFT convolution (pad, forward
 #: FFTs, complex product, inverse FFTs, slice) per FFT point and channel, by rank
 DIRECT_NS_PER_MAC = {1: 0.016, 2: 0.005, 3: 0.005}
-FFT_NS_PER_POINT = {1: 2.4, 2: 5.3, 3: 8.0}
+FFT_NS_PER_POINT = {1: 1.2, 2: 5.3, 3: 8.0}
 
 
 @dataclass(frozen=True)
@@ -65,12 +74,16 @@ def plan_fft_conv(x: TensorType, w: TensorType, a: ConvAttrs) -> FFTConvPlan:
     rank = x.rank - 2
     kernel = w.shape[2:]
     padded = tuple(x.shape[2 + i] + a.pads[i] + a.pads[rank + i] for i in range(rank))
-    lengths = tuple(next_smooth(p, FAST_PRIMES) for p in padded)
     out = tuple(
         conv_out_dim(x.shape[2 + i], kernel[i], a.strides[i], a.dilations[i], a.pads[i],
                      a.pads[rank + i])
         for i in range(rank)
     )  # fmt: skip
+    if rank == 1:  # the fused kernel: no explicit padding, an even length
+        need = max(x.shape[2] + max(a.pads[0], a.pads[1]), (out[0] - 1) * a.strides[0] + 1)
+        lengths: tuple[int, ...] = (2 * next_smooth((need + 1) // 2, FAST_PRIMES),)
+    else:
+        lengths = tuple(next_smooth(p, FAST_PRIMES) for p in padded)
     planes = x.shape[0] * w.shape[0]
     macs = planes * math.prod(out) * math.prod(kernel) * w.shape[1]
     direct = macs * DIRECT_NS_PER_MAC[rank] * 1e-6
@@ -130,6 +143,48 @@ def kernel_spectrum(w: np.ndarray, dilations: Sequence[int], lengths: Sequence[i
     return np.stack([spec.real, spec.imag], axis=-1)
 
 
+def spectrum_for_kernel(weights: np.ndarray, length: int, shift: int = 0) -> np.ndarray:
+    """``conj(rfft(w, length)) * exp(-2*pi*i*k*shift/length)`` as ``(..., length//2+1, 2)``:
+    the spectrum that makes ``fft_conv`` a cross-correlation with ``w`` whose
+    output ``t`` is the correlation at ``t - shift`` (float64)."""
+    spec = np.conj(np.fft.rfft(weights.astype(np.float64), n=length, axis=-1))
+    k = np.arange(length // 2 + 1)
+    spec = spec * np.exp(-2j * np.pi * k * shift / length)
+    return np.stack([spec.real, spec.imag], axis=-1)
+
+
+def wrapped_spectrum(w: np.ndarray, dilation: int, length: int, shift: int) -> np.ndarray:
+    """The ``fft_conv`` spectrum of a 1-D depthwise kernel ``w`` ``(C, 1, K)``: the
+    dilated kernel wrapped onto ``length`` points (the circular correlation is
+    exact for it), conjugated (a correlation), and shifted by ``shift`` (the left
+    padding: output ``t`` is correlation index ``t - shift``), float64."""
+    c, k = w.shape[0], w.shape[2]
+    taps = np.arange(k) * dilation % length
+    wrapped = np.zeros((c, length))
+    for j in range(k):
+        wrapped[:, taps[j]] += w[:, 0, j].astype(np.float64)
+    return spectrum_for_kernel(wrapped, length, shift)
+
+
+def _rewrite_1d(m: Match, p: FFTConvPlan) -> Sequence[str]:
+    n, b = m.node, m.b
+    a = n.attrs
+    assert isinstance(a, ConvAttrs)
+    xname, wname = n.inputs[0] or "", n.inputs[1] or ""
+    weights = b.const_value(wname)
+    assert weights is not None
+    dtype = b.type_of(xname).dtype.numpy()
+    spec = wrapped_spectrum(weights, a.dilations[0], p.lengths[0], a.pads[0])
+    k = b.constant(spec.astype(dtype), f"{n.name}_spectrum")
+    attrs = FFTConvAttrs(p.lengths[0], p.out[0], a.strides[0])
+    y = b.node1("fft_conv", [xname, k], attrs, name=n.name)
+    if len(n.inputs) > 2 and n.inputs[2] is not None:
+        c = b.type_of(xname).shape[1]
+        bias = b.node1("reshape", [n.inputs[2]], ReshapeAttrs((c, 1)), name=n.name)
+        y = b.node1("add", [y, bias], name=n.name)
+    return [y]
+
+
 def _rewrite(m: Match) -> Sequence[str]:
     n, b = m.node, m.b
     a = n.attrs
@@ -139,6 +194,8 @@ def _rewrite(m: Match) -> Sequence[str]:
     weights = b.const_value(wname)
     assert weights is not None
     rank, p = x.rank - 2, _plan(m)
+    if rank == 1:
+        return _rewrite_1d(m, p)
     batch, c = x.shape[:2]
     dtype = x.dtype.numpy()
     name = n.name

@@ -16,12 +16,14 @@ from fftc.passes.conv_to_fft import CONV_TO_FFT
 from fftc.passes.dce import DeadCodeElimination
 from fftc.passes.fold_constants import FoldConstants
 from fftc.passes.simplify import SIMPLIFY
+from fftc.passes.spectral_fusion import SPECTRAL_FUSION
 
 log = logging.getLogger("fftc.passes")
 
 PIPELINE: tuple[Pass, ...] = (
     FoldConstants(),  # constants computed at compile time (weights' transposes, shapes)
     SIMPLIFY,  # canonical form: no identity movement, merged reshape/transpose chains
+    SPECTRAL_FUSION,  # rfft -> complex product -> irfft => fused fft_conv ops
     CONV_TO_FFT,  # depthwise convolutions with constant kernels -> FFT convolutions (cost model)
     DeadCodeElimination(),  # what the rewrites left unused
 )

@@ -59,6 +59,8 @@ class RewriteRule:
     explain: bool = False
     #: the reason recorded when the rule applies (default: "pattern matched")
     why: Callable[[Match], str] | None = None
+    #: nodes worth a decision when refused (default: every node of ``ops``)
+    candidate: Callable[[Match], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class RewritePass:
                 match = Match(node, b, graph, ctx.options)
                 reason = rule.check(match)
                 if reason is not None:
-                    if rule.explain:
+                    if rule.explain and (rule.candidate is None or rule.candidate(match)):
                         ctx.decide(self.name, node.label, f"not {rule.name}", reason)
                     continue
                 why = rule.why(match) if rule.why is not None else "pattern matched"

@@ -19,7 +19,7 @@ from fftc.api import CompileOptions
 from fftc.ir import DType, GraphBuilder, TensorType, parse_graph, print_graph
 from fftc.ir.ops.conv import ConvAttrs
 from fftc.passes import PassContext
-from fftc.passes.conv_to_fft import CONV_TO_FFT, kernel_spectrum, plan_fft_conv
+from fftc.passes.conv_to_fft import CONV_TO_FFT, kernel_spectrum, plan_fft_conv, wrapped_spectrum
 from fftc.testing import run_onnxruntime
 from fftc.testing.onnx_builder import graph_model
 
@@ -154,28 +154,16 @@ SNAPSHOT = """\
 graph "g" {
   input %x: f32[1, 2, 6]
   const %b: f32[2] = [1.0, 1.0]
-  const %cv_spectrum_re: f32[2, 5, 2] = dense<"eJxjYHBwYADiqqZb9iDMAAVS36bagTADQ4M9BBOnDgA/7RTd">
-  const %cv_spectrum_im: f32[2, 5, 2] = dense<"eJxjYACDhqqmW/uB2B7I3A/E9lLfptoB8T4GqDwDkeoAwa0X3Q==">
-  %pad: f32[1, 2, 8] = pad(%x) {pads = [0, 0, 1, 0, 0, 1], mode = "constant", value = 0.0} loc("cv")
-  %reshape: f32[1, 2, 8, 1] = reshape(%pad) {shape = [1, 2, 8, 1]} loc("cv")
-  %dft: f32[1, 2, 5, 2] = dft(%reshape) {axis = 2, length = 8, inverse = false, onesided = true, norm = "backward"} loc("cv")
-  %slice: f32[1, 2, 5, 1] = slice(%dft) {starts = [0, 0, 0, 0], ends = [1, 2, 5, 1], steps = [1, 1, 1, 1]} loc("cv")
-  %slice_1: f32[1, 2, 5, 1] = slice(%dft) {starts = [0, 0, 0, 1], ends = [1, 2, 5, 2], steps = [1, 1, 1, 1]} loc("cv")
-  %concat: f32[1, 2, 5, 2] = concat(%slice_1, %slice) {axis = 3} loc("cv")
-  %mul: f32[1, 2, 5, 2] = mul(%dft, %cv_spectrum_re) loc("cv")
-  %mul_2: f32[1, 2, 5, 2] = mul(%concat, %cv_spectrum_im) loc("cv")
-  %add: f32[1, 2, 5, 2] = add(%mul, %mul_2) loc("cv")
-  %dft_3: f32[1, 2, 8, 1] = dft(%add) {axis = 2, length = 8, inverse = true, onesided = true, norm = "backward"} loc("cv")
-  %slice_4: f32[1, 2, 6, 1] = slice(%dft_3) {starts = [0, 0, 0, 0], ends = [1, 2, 6, 1], steps = [1, 1, 1, 1]} loc("cv")
-  %reshape_5: f32[1, 2, 6] = reshape(%slice_4) {shape = [1, 2, 6]} loc("cv")
-  %reshape_6: f32[2, 1] = reshape(%b) {shape = [2, 1]} loc("cv")
-  %add_7: f32[1, 2, 6] = add(%reshape_5, %reshape_6) loc("cv")
-  output %add_7 as "y"
+  const %cv_spectrum: f32[2, 5, 2] = dense<"eJxjYHBwYACCqiYph4ysMyoMDA32Roa9KmeFr+zbvYl7KZC/38iQF0gTpw4Aj6cYnQ==">
+  %fft_conv: f32[1, 2, 6] = fft_conv(%x, %cv_spectrum) {length = 8, out_length = 6, stride = 1} loc("cv")
+  %reshape: f32[2, 1] = reshape(%b) {shape = [2, 1]} loc("cv")
+  %add: f32[1, 2, 6] = add(%fft_conv, %reshape) loc("cv")
+  output %add as "y"
 }
 """  # noqa: E501
 
 
-def test_ir_snapshot():
+def test_ir_snapshot_1d_is_one_fused_fft_conv():
     b = GraphBuilder("g")
     x = b.input("x", TensorType((1, 2, 6), F32))
     w = b.constant(np.ones((2, 1, 3), np.float32), "w")
@@ -185,11 +173,29 @@ def test_ir_snapshot():
     text = print_graph(out)
     assert text == SNAPSHOT, text
     assert print_graph(parse_graph(text)) == text
+
+
+def test_2d_rewrite_is_the_unfused_dft_chain():
+    graph = _graph((1, 2, 8, 8), (3, 3))
+    out = CONV_TO_FFT.run(graph, PassContext({"conv_fft": "always"}))
+    assert print_graph(parse_graph(print_graph(out))) == print_graph(out)
     ops = [n.op for n in out.nodes]
     assert ops == [
-        "pad", "reshape", "dft", "slice", "slice", "concat", "mul", "mul", "add",
-        "dft", "slice", "reshape", "reshape", "add",
+        "pad", "reshape", "dft", "dft", "slice", "slice", "concat", "mul", "mul", "add",
+        "dft", "dft", "slice", "reshape",
     ]  # fmt: skip
+
+
+def test_wrapped_spectrum_handles_kernels_longer_than_the_fft():
+    """A dilated kernel longer than N aliases onto N points (exact for the circular form)."""
+    w = np.random.default_rng(3).standard_normal((2, 1, 5))
+    spec = wrapped_spectrum(w, 4, 12, 2)  # taps at 0, 4, 8, 12 -> 0, 16 -> 4
+    wrapped = np.zeros((2, 12))
+    for j, t in enumerate([0, 4, 8, 0, 4]):
+        wrapped[:, t] += w[:, 0, j]
+    k = np.arange(7)
+    expect = np.conj(np.fft.rfft(wrapped, axis=-1)) * np.exp(-2j * np.pi * k * 2 / 12)
+    np.testing.assert_allclose(spec[..., 0] + 1j * spec[..., 1], expect, atol=1e-12)
 
 
 def test_cli_explain_and_conv_fft_option(tmp_path):
@@ -205,7 +211,7 @@ def test_cli_explain_and_conv_fft_option(tmp_path):
     r = fftc_cli("inspect", str(path), "--explain", "--conv-fft", "never")
     assert "FFT convolution disabled (conv_fft=never)" in r.stdout
     r = fftc_cli("inspect", str(path), "--stage", "conv-to-fft", "--conv-fft", "always")
-    assert "dft(" in r.stdout
-    assert "conv(" not in r.stdout
+    assert "fft_conv(" in r.stdout
+    assert " conv(" not in r.stdout
     r = fftc_cli("verify", str(path), "--conv-fft", "always", "-q")
     assert r.returncode == 0, r.stdout + r.stderr

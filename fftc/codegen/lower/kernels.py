@@ -1,4 +1,5 @@
-"""Ops that lower to fftc's own TIR kernels (conv, conv_transpose, dft) and pooling."""
+"""Ops that lower to fftc's own TIR kernels (conv, conv_transpose, dft, fft_conv, cmul)
+and pooling."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fftc.codegen.tvm_api import relax
 from fftc.ir import Node
 from fftc.ir.ops.conv import ConvAttrs, ConvTransposeAttrs, PoolAttrs
 from fftc.ir.ops.dft import DFTAttrs
+from fftc.ir.ops.spectral import FFTConvAttrs
 
 op = relax.op
 
@@ -103,3 +105,34 @@ def pool(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Exp
         args[0], a.kernel, a.strides, a.pads, a.dilations, a.ceil_mode, a.count_include_pad, layout
     )
     return [ctx.emit(y)]
+
+
+@lowers("fft_conv")
+@accumulate_in_f32
+def fft_conv(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    from fftc.kernels.fft.plan import plan_complex
+    from fftc.kernels.fft_conv import emit_fft_conv
+
+    a = node.attrs
+    assert isinstance(a, FFTConvAttrs)
+    x = args[0]
+    shape = ctx.input_type(node, 0).shape
+    if len(shape) == 1:  # the kernel wants at least one row dimension
+        x = ctx.emit(op.reshape(x, (1, shape[0])))
+    plan = plan_complex(a.length // 2, ctx.node_knobs(node))
+    ctx.notes.append(
+        f"{node.label}: fused FFT convolution n={a.length} (rfft/irfft through complex "
+        f"{plan.describe()}), product and inverse in one kernel per row"
+    )
+    y = emit_fft_conv(ctx.bb, x, args[1], length=a.length, out_length=a.out_length,
+                      stride=a.stride, knobs=ctx.node_knobs(node))  # fmt: skip
+    if len(shape) == 1:
+        y = ctx.emit(op.reshape(y, (a.out_length,)))
+    return [y]
+
+
+@lowers("cmul")
+def cmul(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    from fftc.kernels.fft_conv import complex_product
+
+    return [ctx.bb.emit_te(complex_product, args[0], args[1], primfunc_name_hint="cmul")]

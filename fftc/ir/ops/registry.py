@@ -108,4 +108,5 @@ def _load() -> None:
             movement,
             norm,
             reduce,
+            spectral,
         )

@@ -68,12 +68,18 @@ def build_core(
     tables: Mapping[str, te.Tensor],
     dtype: str,
     prefix: str,
+    tag: str = "fft",
+    nonzero: int | None = None,
 ) -> Source:
-    """The TE stages of a complex FFT plan; returns its output as a source."""
+    """The TE stages of a complex FFT plan; returns its output as a source.
+
+    ``tag`` prefixes the blocks' kernel tags; ``nonzero``: the source is zero
+    from that index on (used by a mixed-radix plan's first stage)."""
     if isinstance(plan, MixedRadixPlan):
         twiddles = [tables.get(f"{prefix}.tw{s}") for s in range(len(plan.radices))]
-        return stockham_fft(source, batch, plan.length, plan.radices, sign, twiddles, dtype, prefix)
-    return _bluestein(plan, source, batch, tables, dtype, prefix)
+        return stockham_fft(source, batch, plan.length, plan.radices, sign, twiddles, dtype,
+                            prefix, tag, nonzero)  # fmt: skip
+    return _bluestein(plan, source, batch, tables, dtype, prefix, tag)
 
 
 def _bluestein(
@@ -83,6 +89,7 @@ def _bluestein(
     tables: Mapping[str, te.Tensor],
     dtype: str,
     prefix: str,
+    tag: str = "fft",
 ) -> Source:
     n = plan.length
     chirp = tables[f"{prefix}.chirp"]
@@ -98,6 +105,6 @@ def _bluestein(
     def result(b: PrimExpr, k: PrimExpr) -> Cx:
         return cmul(convolved(b, k), Cx(chirp[0, k], chirp[1, k]))
 
-    transformed = build_core(plan.padded, chirped, batch, -1, tables, dtype, f"{prefix}.fwd")
-    convolved = build_core(plan.padded, filtered, batch, 1, tables, dtype, f"{prefix}.inv")
+    transformed = build_core(plan.padded, chirped, batch, -1, tables, dtype, f"{prefix}.fwd", tag)
+    convolved = build_core(plan.padded, filtered, batch, 1, tables, dtype, f"{prefix}.inv", tag)
     return result

@@ -78,13 +78,34 @@ def stockham_stage(
     twiddle: te.Tensor | None,
     dtype: str,
     name: str,
+    tag: str = "fft",
+    nonzero: int | None = None,
 ) -> te.Tensor:
     """One radix-``radix`` stage with span ``L = span`` (see the module docstring).
 
     ``twiddle`` is the ``(2, radix - 1, span)`` table of ``tw_s[t, k]`` for
-    ``t >= 1`` (``None`` when ``span == 1``: all twiddles are 1).
+    ``t >= 1`` (``None`` when ``span == 1``: all twiddles are 1).  ``nonzero``
+    (first stage only): the source is zero from that index on (a zero-padded
+    signal), so the butterfly inputs ``t`` with ``t*M >= nonzero`` are exact
+    zeros at build time and the one straddling the boundary is guarded (with a
+    clamped load, so both branches stay in bounds).
     """
     m = length // radix
+    if nonzero is not None and span != 1:
+        raise ValueError("nonzero applies to the first stage only")
+
+    def load(b: PrimExpr, t: int, index: PrimExpr) -> Cx:
+        if nonzero is None or (t + 1) * m <= nonzero:
+            return source(b, index)
+        if t * m >= nonzero:
+            return Cx(None, None)
+        value = source(b, tirx.min(index, nonzero - 1))
+        inside = index < nonzero
+        zero = tirx.const(0.0, dtype)
+        return Cx(
+            None if value.re is None else tirx.Select(inside, value.re, zero),
+            None if value.im is None else tirx.Select(inside, value.im, zero),
+        )
 
     def body(b: PrimExpr, c: PrimExpr, f: PrimExpr) -> PrimExpr:
         q = f // (radix * span)
@@ -93,7 +114,7 @@ def stockham_stage(
         scope = LetScope(dtype)
         inputs = []
         for t in range(radix):
-            value = scope.bind(source(b, t * m + q * span + k))
+            value = scope.bind(load(b, t, t * m + q * span + k))
             if t > 0 and twiddle is not None:
                 value = scope.bind(cmul(value, Cx(twiddle[0, t - 1, k], twiddle[1, t - 1, k])))
             inputs.append(value)
@@ -107,11 +128,13 @@ def stockham_stage(
         (batch, 2, length),
         body,
         name=name,
-        attrs={KERNEL_ATTR: "fft.stage", RADIX_ATTR: radix, SPAN_ATTR: span},
+        attrs={KERNEL_ATTR: f"{tag}.stage", RADIX_ATTR: radix, SPAN_ATTR: span},
     )
 
 
-def materialize(source: Source, batch: int, length: int, dtype: str, name: str) -> Source:
+def materialize(
+    source: Source, batch: int, length: int, dtype: str, name: str, tag: str = "fft"
+) -> Source:
     """``source`` computed once into a planar ``(B, 2, N)`` tensor (block tag ``fft.pack``).
 
     The first stage reads its inputs through the source ``R`` times per
@@ -125,7 +148,7 @@ def materialize(source: Source, batch: int, length: int, dtype: str, name: str) 
         value = scope.bind(source(b, n))
         return scope.wrap(tirx.Select(c == 0, part(value.re, dtype), part(value.im, dtype)))
 
-    attrs = {KERNEL_ATTR: "fft.pack"}
+    attrs = {KERNEL_ATTR: f"{tag}.pack"}
     return planar_source(te.compute((batch, 2, length), body, name=name, attrs=attrs))
 
 
@@ -138,14 +161,18 @@ def stockham_fft(
     twiddles: Sequence[te.Tensor | None],
     dtype: str,
     name: str,
+    tag: str = "fft",
+    nonzero: int | None = None,
 ) -> Source:
     """All stages of a mixed-radix FFT; returns the result as a source.
 
-    ``twiddles[s]`` is stage ``s``'s table (see :func:`stockham_stage`).
+    ``twiddles[s]`` is stage ``s``'s table (see :func:`stockham_stage`);
+    ``tag`` prefixes the blocks' kernel tags; ``nonzero``: see the first stage.
     """
     span = 1
     for s, (radix, twiddle) in enumerate(zip(radices, twiddles, strict=True)):
-        y = stockham_stage(source, batch, length, radix, span, sign, twiddle, dtype, f"{name}_s{s}")
+        y = stockham_stage(source, batch, length, radix, span, sign, twiddle, dtype,
+                           f"{name}_s{s}", tag, nonzero if s == 0 else None)  # fmt: skip
         source = planar_source(y)
         span *= radix
     return source

@@ -1,0 +1,128 @@
+"""Spectral-domain ops the FFT passes produce: ``cmul`` and ``fft_conv``.
+
+``cmul(a, b)``: the complex product of two tensors in ONNX's complex layout (a
+trailing dimension of 2: real, imaginary), with broadcasting over the other
+dimensions.  ``spectral-fusion`` recognises the four-multiply pattern
+exporters emit for it.
+
+``fft_conv(x, spectrum)``: a circular convolution along the last axis computed
+with real FFTs of ``length`` points::
+
+    y[..., t] = irfft(rfft(x, length) * K, length)[..., t * stride]     (t < out_length)
+
+``x`` is real ``(..., L)`` with ``L <= length`` (zero padded to ``length``);
+``spectrum`` is ``(..., length//2 + 1, 2)`` (re, im) and broadcasts against
+``x.shape[:-1]`` (one spectrum per channel, or one for all); the inverse
+transform carries numpy's ``backward`` scale ``1/length``.  This is the whole
+FFT convolution in one op: one fused kernel (forward FFT, product, inverse FFT
+and the elementwise epilogue) per row, so no spectrum ever goes to memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from fftc.ir.graph import Attrs, IRError, NoAttrs
+from fftc.ir.ops.common import arr, broadcast_shapes, need, same_dtype
+from fftc.ir.ops.registry import OpDef, OpKind, register_op
+from fftc.ir.types import TensorType
+
+
+def _cmul_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
+    x, y = need(ts[0], "a"), need(ts[1], "b")
+    same_dtype("cmul", [x, y])
+    if not x.dtype.is_float:
+        raise IRError(f"cmul: operands must be floating point, got {x.dtype.value}")
+    for t in (x, y):
+        if t.rank < 1 or t.shape[-1] != 2:
+            raise IRError(f"cmul: operands must end in a dim of 2 (re, im), got {t}")
+    shape = broadcast_shapes("cmul", x.shape[:-1], y.shape[:-1])
+    return [x.with_shape((*shape, 2))]
+
+
+def complex_of(x: np.ndarray) -> np.ndarray:
+    """A ``(..., 2)`` real array as complex128."""
+    x64 = x.astype(np.float64)
+    return x64[..., 0] + 1j * x64[..., 1]
+
+
+def planar_of(z: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """complex -> ``(..., 2)`` real array of ``dtype``."""
+    return np.stack([z.real, z.imag], axis=-1).astype(dtype)
+
+
+def _cmul_ref(xs: Sequence[np.ndarray | None], a: Attrs) -> list[np.ndarray]:
+    x, y = arr(xs[0]), arr(xs[1])
+    return [planar_of(complex_of(x) * complex_of(y), x.dtype)]
+
+
+register_op(
+    OpDef(
+        "cmul",
+        ("a", "b"),
+        _cmul_infer,
+        _cmul_ref,
+        NoAttrs,
+        kind=OpKind.elementwise,
+        doc="Complex product of (..., 2) tensors (re, im), broadcasting.",
+    )
+)
+
+
+@dataclass(frozen=True)
+class FFTConvAttrs(Attrs):
+    length: int  # FFT points (even)
+    out_length: int
+    stride: int = 1
+
+
+def _fft_conv_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
+    assert isinstance(a, FFTConvAttrs)
+    x, k = need(ts[0], "x"), need(ts[1], "spectrum")
+    same_dtype("fft_conv", [x, k])
+    if not x.dtype.is_float:
+        raise IRError(f"fft_conv: input must be floating point, got {x.dtype.value}")
+    if a.length < 2 or a.length % 2:
+        raise IRError(f"fft_conv: length must be even and >= 2, got {a.length}")
+    if x.rank < 1 or x.shape[-1] > a.length:
+        raise IRError(f"fft_conv: input {x} is longer than the FFT length {a.length}")
+    half = a.length // 2 + 1
+    if k.rank < 2 or k.shape[-2:] != (half, 2):
+        raise IRError(f"fft_conv: spectrum must be (..., {half}, 2) for length {a.length}, got {k}")
+    if k.rank - 1 > x.rank:
+        raise IRError(f"fft_conv: spectrum {k} has more batch dims than input {x}")
+    if broadcast_shapes("fft_conv", x.shape[:-1], k.shape[:-2]) != x.shape[:-1]:
+        raise IRError(f"fft_conv: spectrum {k} does not broadcast to the rows of {x}")
+    if a.stride < 1 or a.out_length < 1 or (a.out_length - 1) * a.stride >= a.length:
+        raise IRError(
+            f"fft_conv: {a.out_length} outputs with stride {a.stride} exceed length {a.length}"
+        )
+    return [x.with_shape((*x.shape[:-1], a.out_length))]
+
+
+def fft_conv_reference(x: np.ndarray, spectrum: np.ndarray, a: FFTConvAttrs) -> np.ndarray:
+    """float64 NumPy FFTs, result in ``x``'s dtype."""
+    xf = np.fft.rfft(x.astype(np.float64), n=a.length, axis=-1)
+    y = np.fft.irfft(xf * complex_of(spectrum), n=a.length, axis=-1)
+    return y[..., : (a.out_length - 1) * a.stride + 1 : a.stride].astype(x.dtype)
+
+
+def _fft_conv_ref(xs: Sequence[np.ndarray | None], a: Attrs) -> list[np.ndarray]:
+    assert isinstance(a, FFTConvAttrs)
+    return [fft_conv_reference(arr(xs[0]), arr(xs[1]), a)]
+
+
+register_op(
+    OpDef(
+        "fft_conv",
+        ("x", "spectrum"),
+        _fft_conv_infer,
+        _fft_conv_ref,
+        FFTConvAttrs,
+        kind=OpKind.spectral,
+        doc="irfft(rfft(x, length) * spectrum)[::stride][:out_length] along the last axis.",
+    )
+)

@@ -1,0 +1,179 @@
+"""The fused FFT convolution kernel: ``fft_conv`` as one PrimFunc.
+
+Per row of ``x`` (every index but the last), with ``n`` the FFT length and
+``h = n/2``:
+
+1. ``z[j] = x[2j] + i*x[2j+1]`` (zero beyond ``len(x)``: the first stage of
+   the forward FFT skips the butterfly inputs known to be zero);
+2. ``Z = FFT_h(z)`` (mixed-radix Stockham stages, or Bluestein);
+3. ``X[k]`` from ``Z`` (the real-FFT post-processing), ``P[k] = X[k]*K[k]/n``,
+   and the inverse real-FFT pre-processing of ``P``: one ``fft_conv.pack`` block;
+4. ``z' = IFFT_h(...)``; ``y[t] = z'[t*stride]`` (even/odd points are the
+   real/imaginary parts) in the output block ``fft_conv.out``, into which
+   Relax fuses the elementwise epilogue (bias, gates, ``D*u``, activation).
+
+Every block is tagged ``fft_conv.*``; the CPU template
+(``schedules/cpu/fft_conv.py``) computes all of them inside the parallel row
+loop of the output block, so each row's intermediates stay in cache and no
+spectrum is written to memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from fftc.codegen.tvm_api import relax, te, tirx
+from fftc.schedules.base import KERNEL_ATTR, KnobValue
+
+from .fft.bluestein import build_core, core_tables
+from .fft.butterfly import Cx, PrimExpr, cmul
+from .fft.plan import CorePlan, MixedRadixPlan, plan_complex
+from .fft.realfft import irfft_result, irfft_source, irfft_table, rfft_result, rfft_table
+from .fft.stockham import materialize
+
+TAG = "fft_conv"
+OUT_TAG = "fft_conv.out"
+#: output block annotations for the template
+STRIDE_ATTR = "fftc.fft_conv.stride"
+
+#: relax OpPatternKind kOutEWiseFusable: elementwise consumers fuse into the output block
+_OUT_EWISE_FUSABLE = 4
+
+
+def _digits(index: PrimExpr, dims: tuple[int, ...]) -> list[PrimExpr]:
+    out: list[PrimExpr] = []
+    for i, d in enumerate(reversed(dims)):
+        out.append(index if i == len(dims) - 1 else index % d)
+        index = index // d
+    return out[::-1]
+
+
+def emit_fft_conv(
+    bb: relax.BlockBuilder,
+    x: relax.Expr,
+    spectrum: relax.Expr,
+    *,
+    length: int,
+    out_length: int,
+    stride: int = 1,
+    knobs: Mapping[str, KnobValue] | None = None,
+) -> relax.Expr:
+    """Emit ``fft_conv(x, spectrum)`` (see ``fftc.ir.ops.spectral``) into ``bb``."""
+    xshape = tuple(int(d) for d in x.ty.shape)
+    kshape = tuple(int(d) for d in spectrum.ty.shape)
+    dtype = str(x.ty.dtype)
+    half = length // 2
+    plan = plan_complex(half, knobs)
+    tables = {
+        **core_tables(plan, -1, "fwd"),
+        **core_tables(plan, 1, "inv"),
+        "rfft": rfft_table(length),
+        "irfft": irfft_table(length),
+    }
+    names = list(tables)
+    consts = [relax.const(tables[k].astype(dtype), dtype) for k in names]
+
+    def kernel(data: te.Tensor, spec: te.Tensor, *tabs: te.Tensor) -> te.Tensor:
+        t = dict(zip(names, tabs, strict=True))
+        return _build(data, spec, t, plan, xshape, kshape, length, out_length, stride, dtype)
+
+    y = bb.emit_te(kernel, x, spectrum, *consts, primfunc_name_hint=f"fft_conv{length}")
+    call = bb.lookup_binding(y)
+    gvar = call.args[0]
+    bb.update_func(gvar, bb.get()[gvar].with_attr("op_pattern", _OUT_EWISE_FUSABLE))
+    return y
+
+
+def _build(
+    data: te.Tensor,
+    spec: te.Tensor,
+    tables: Mapping[str, te.Tensor],
+    plan: CorePlan,
+    xshape: tuple[int, ...],
+    kshape: tuple[int, ...],
+    length: int,
+    out_length: int,
+    stride: int,
+    dtype: str,
+) -> te.Tensor:
+    rows_shape = xshape[:-1]
+    rows = math.prod(rows_shape)
+    size = xshape[-1]
+    half = length // 2
+    zero = tirx.const(0.0, dtype)
+
+    def row_index(b: PrimExpr) -> tuple[PrimExpr, ...]:
+        return tuple(_digits(b, rows_shape)) if rows_shape else ()
+
+    nonzero = (size + 1) // 2
+    # a mixed-radix first stage reads only j < nonzero (it skips and guards the
+    # rest itself); Bluestein's reads every j < half: then the loads guard themselves
+    self_guard = not isinstance(plan, MixedRadixPlan) and 2 * half > size
+
+    def point(idx: tuple[PrimExpr, ...], n: PrimExpr, guard: bool) -> PrimExpr:
+        if not guard:
+            return data[(*idx, n)]
+        return tirx.Select(n < size, data[(*idx, tirx.min(n, size - 1))], zero)
+
+    def packed(b: PrimExpr, j: PrimExpr) -> Cx:
+        idx = row_index(b)
+        re = point(idx, 2 * j, self_guard)
+        return Cx(re, point(idx, 2 * j + 1, self_guard or size % 2 == 1))
+
+    fwd = build_core(plan, packed, rows, -1, tables, dtype, "fwd", TAG,
+                     nonzero if nonzero < half else None)  # fmt: skip
+    spectrum_of = rfft_result(fwd, half, tables["rfft"])
+    scale = tirx.const(1.0 / length, dtype)
+    kdims = kshape[:-2]
+    offset = len(rows_shape) - len(kdims)
+
+    def product(b: PrimExpr, k: PrimExpr) -> Cx:
+        idx = row_index(b)
+        kidx = tuple(0 if d == 1 else idx[offset + i] for i, d in enumerate(kdims))
+        value = cmul(spectrum_of(b, k), Cx(spec[(*kidx, k, 0)], spec[(*kidx, k, 1)]))
+        assert value.re is not None
+        assert value.im is not None
+        return Cx(value.re * scale, value.im * scale)
+
+    pre = irfft_source(product, half, tables["irfft"], dtype)
+    pre = materialize(pre, rows, half, dtype, "fft_conv_mid", TAG)
+    inv = build_core(plan, pre, rows, 1, tables, dtype, "inv", TAG)
+    signal = irfft_result(inv)
+
+    def body(*index: PrimExpr) -> PrimExpr:
+        b = index[0] if len(rows_shape) == 1 else _ravel(index[:-1], rows_shape)
+        value = signal(b, index[-1] * stride)  # a select of two loads: no let needed
+        assert value.re is not None  # (a let here breaks TVM's CSE once an epilogue fuses)
+        return value.re
+
+    attrs = {KERNEL_ATTR: OUT_TAG, STRIDE_ATTR: stride}
+    return te.compute((*rows_shape, out_length), body, name="fft_conv_out", attrs=attrs)
+
+
+def _ravel(digits: tuple[PrimExpr, ...], dims: tuple[int, ...]) -> PrimExpr:
+    index = digits[0]
+    for digit, dim in zip(digits[1:], dims[1:], strict=True):
+        index = index * dim + digit
+    return index
+
+
+def complex_product(a: te.Tensor, b: te.Tensor) -> te.Tensor:
+    """``cmul``: the complex product of two ``(..., 2)`` tensors, broadcasting."""
+    ashape = tuple(int(d) for d in a.shape)
+    bshape = tuple(int(d) for d in b.shape)
+    shape = (*np.broadcast_shapes(ashape[:-1], bshape[:-1]), 2)
+
+    def at(t: te.Tensor, tshape: tuple[int, ...], index: tuple[PrimExpr, ...], c: int) -> PrimExpr:
+        lead = index[len(index) - len(tshape) : -1]
+        idx = tuple(0 if d == 1 else i for i, d in zip(lead, tshape[:-1], strict=True))
+        return t[(*idx, c)]
+
+    def body(*index: PrimExpr) -> PrimExpr:
+        ar, ai = at(a, ashape, index, 0), at(a, ashape, index, 1)
+        br, bi = at(b, bshape, index, 0), at(b, bshape, index, 1)
+        return tirx.Select(index[-1] == 0, ar * br - ai * bi, ar * bi + ai * br)
+
+    return te.compute(shape, body, name="cmul")

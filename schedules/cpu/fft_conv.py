@@ -1,0 +1,124 @@
+"""CPU schedule template for the fused FFT convolution (``fftc.kernels.fft_conv``).
+
+The template is attached to the output block (``fft_conv.out``, into which
+Relax fused the elementwise epilogue).  It:
+
+1. fuses the output's row loops (every axis but the last) into one parallel
+   loop;
+2. computes every other block of the kernel (forward stages, the spectral
+   product ``fft_conv.pack``, inverse stages) *inside* that loop, last
+   producer first: each row's intermediates are then per-thread buffers of
+   ``n/2`` complex points that stay in cache;
+3. gives each stage the loop structure of the stand-alone FFT template
+   (``schedules/cpu/fft.py``: ``f = (q*R + r)*L + k``, ``r`` and the complex
+   part unrolled, ``k`` or ``q`` vectorised) without its own parallel loop.
+   Region inference may shrink the last inverse stage to the outputs the
+   convolution keeps (a causal convolution keeps half): its ``r`` loop then
+   has fewer iterations;
+4. vectorises the output over pairs ``t = 2j + p`` (even/odd points are the
+   real/imaginary parts of one complex value) when the stride is 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fftc.kernels.fft.stockham import RADIX_ATTR, SPAN_ATTR
+from fftc.schedules.base import KERNEL_ATTR, KnobSource, template
+
+from .fft import VECTOR, _extent, _lanes, _width
+
+STAGE, PACK = "fft_conv.stage", "fft_conv.pack"
+STRIDE_ATTR = "fftc.fft_conv.stride"
+
+
+def _tag(sch: Any, block: Any) -> str:
+    return str(sch.get(block).annotations.get(KERNEL_ATTR, ""))
+
+
+def _own_loops(sch: Any, block: Any, row: Any) -> list[Any]:
+    """The block's loops inside ``row``, without unit loops."""
+    loops = sch.get_loops(block)
+    target = sch.get(row)
+    index = next(i for i, lp in enumerate(loops) if sch.get(lp).same_as(target))
+    return [lp for lp in loops[index + 1 :] if _extent(sch, lp) > 1]
+
+
+def _schedule_stage(sch: Any, block: Any, row: Any, knobs: KnobSource) -> None:
+    annotations = sch.get(block).annotations
+    radix, span = int(annotations[RADIX_ATTR]), int(annotations[SPAN_ATTR])
+    loops = _own_loops(sch, block, row)
+    if len(loops) != 2:
+        return
+    lc, lf = loops
+    extent = _extent(sch, lf)
+    width = _width(sch, block, knobs)
+    if extent % (radix * span) == 0:
+        lq, lr, lk = sch.split(lf, factors=[extent // (radix * span), radix, span])
+    elif extent % span == 0 and extent < radix * span:  # a pruned last stage
+        lq = None
+        lr, lk = sch.split(lf, factors=[extent // span, span])
+    else:
+        return
+    groups = 1 if lq is None else _extent(sch, lq)
+    lanes = _lanes(span, width)
+    head = [] if lq is None else [lq]
+    if lanes > 1:
+        lko, lki = sch.split(lk, factors=[None, lanes])
+        sch.reorder(*head, lko, lr, lc, lki)
+        sch.vectorize(lki)
+    elif span == 1 and lq is not None and _lanes(groups, width) > 1:
+        lqo, lqi = sch.split(lq, factors=[None, _lanes(groups, width)])
+        sch.reorder(lqo, lk, lr, lc, lqi)
+        sch.vectorize(lqi)
+    else:
+        sch.reorder(*head, lk, lr, lc)
+    sch.unroll(lr)
+    sch.unroll(lc)
+
+
+def _schedule_pack(sch: Any, block: Any, row: Any, knobs: KnobSource) -> None:
+    loops = _own_loops(sch, block, row)
+    if len(loops) != 2:
+        return
+    lc, ln = loops
+    lanes = _lanes(_extent(sch, ln), _width(sch, block, knobs))
+    if lanes > 1:
+        lno, lni = sch.split(ln, factors=[None, lanes])
+        sch.reorder(lno, lc, lni)
+        sch.vectorize(lni)
+    else:
+        sch.reorder(ln, lc)
+    sch.unroll(lc)
+
+
+@template("fft_conv.out", "llvm", knobs=(VECTOR,))
+def schedule_fft_conv(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    loops = sch.get_loops(block)
+    if len(loops) < 2:
+        return
+    stride = int(sch.get(block).annotations.get(STRIDE_ATTR, 1))
+    row = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
+    lt = sch.get_loops(block)[-1]
+    sch.parallel(row)
+    producers = [
+        b for b in sch.get_child_blocks(sch.get_sblock("root")) if _tag(sch, b) in (STAGE, PACK)
+    ]
+    for producer in reversed(producers):
+        sch.compute_at(producer, row, preserve_unit_loops=True)
+    for producer in producers:
+        if _tag(sch, producer) == STAGE:
+            _schedule_stage(sch, producer, row, knobs)
+        else:
+            _schedule_pack(sch, producer, row, knobs)
+    extent = _extent(sch, lt)
+    width = _width(sch, block, knobs)
+    if stride == 1 and extent % 2 == 0 and _lanes(extent // 4, width) >= 4:
+        lj, lp = sch.split(lt, factors=[None, 2])
+        # at least two vectors: one vector covering the row, with a fused epilogue,
+        # makes TVM 0.27's CSE emit a use before its definition
+        lanes = min(_lanes(extent // 2, width), extent // 4)
+        ljo, lji = sch.split(lj, factors=[None, lanes])
+        sch.reorder(ljo, lp, lji)
+        sch.unroll(lp)
+        sch.vectorize(lji)
