@@ -2,7 +2,8 @@
 
 The stages, in order (every name works with ``fftc inspect --stage``):
 
-    ir -> <graph passes: fold-constants, simplify, conv-to-fft, dce> -> relax -> fused -> tir
+    ir -> <graph passes: fold-constants, simplify, spectral-fusion, conv-to-fft, dce> -> relax
+       -> fused -> tir
        -> module
 """
 
@@ -33,10 +34,16 @@ log = logging.getLogger("fftc")
 #: every stage name, in pipeline order
 FRONTEND_STAGES = ("ir",)
 BACKEND_STAGES = ("relax", "fused", "tir")
+#: stages that exist only for cuda targets: the generated CUDA source
+CUDA_STAGES = ("cuda",)
 
 
-def stage_names() -> list[str]:
-    return [*FRONTEND_STAGES, *pass_names(), *BACKEND_STAGES]
+def stage_names(target: str | TargetSpec | None = None) -> list[str]:
+    """Every stage name; with a cuda ``target``, ``cuda`` (the CUDA source) too."""
+    names = [*FRONTEND_STAGES, *pass_names(), *BACKEND_STAGES]
+    if target is not None and parse_target(target).kind == "cuda":
+        names += CUDA_STAGES
+    return names
 
 
 @dataclass
@@ -48,6 +55,10 @@ class CompileOptions:
     allow_nonfinite: bool = False
     verify_each: bool = True
     pass_options: dict[str, Any] = field(default_factory=dict)
+    #: a tuning log (directory) written by ``fftc tune`` for this target
+    tuning_log: str | os.PathLike[str] | None = None
+    #: compute precision for cuda targets: fp32 (default), fp16 or bf16
+    dtype: str = "fp32"
 
 
 Progress = Callable[[str, float], None]
@@ -105,6 +116,7 @@ def compile(
     opts = options or CompileOptions()
     shapes = dict(input_shapes or opts.input_shapes)
     spec = parse_target(target)
+    dtype = _compute_dtype(opts.dtype, spec)
     hook = on_stage or (lambda _n, _ir: None)
     tick = progress or (lambda _s, _t: None)
 
@@ -122,8 +134,11 @@ def compile(
     tick("passes", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    result = build(graph, spec, on_stage=hook)
+    tuned = _tuning_lookup(opts.tuning_log, spec)
+    result = build(graph, spec, on_stage=hook, tuned=tuned, dtype=dtype)
     assert result is not None
+    if tuned is not None:
+        _report_tuning(opts.tuning_log, result.schedule)
     tick("codegen", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
@@ -134,6 +149,8 @@ def compile(
             result.executable.export_library(str(lib))
         except Exception as err:
             raise CompileError(f"linking the compiled library failed: {err}") from err
+        if spec.kind == "cuda":
+            _check_fatbin(lib)
         manifest = Manifest(
             inputs=tuple(
                 TensorSpec(v.name, v.type.shape, v.type.dtype.value) for v in graph.inputs
@@ -142,7 +159,7 @@ def compile(
                 TensorSpec(n, v.type.shape, v.type.dtype.value)
                 for v, n in zip(graph.output_values, graph.output_names, strict=True)
             ),
-            target={**spec.to_dict(), "cpu_flags": _cpu_flags(spec)},
+            target={**spec.to_dict(), "cpu_flags": _cpu_flags(spec), **_dtype_entry(spec, dtype)},
             fftc_version=__version__,
             tvm_version=tvm_version(),
             library="module.so",
@@ -164,9 +181,56 @@ def compile(
             f"[schedule] {fn}: left unscheduled ({why})"
             for fn, why in sorted(result.schedule.failed.items())
         ),
+        *(f"[tune] {fn}: schedule from the tuning log" for fn in sorted(result.schedule.tuned)),
+        *(
+            f"[tune] {fn}: default schedule ({why})"
+            for fn, why in sorted(result.schedule.untuned.items())
+        ),
     ]
     tick("link", time.perf_counter() - t0)
     return module
+
+
+def _tuning_lookup(path: str | os.PathLike[str] | None, spec: TargetSpec) -> Any:
+    """The tuning log's lookup for the schedule driver (None without a log)."""
+    if path is None:
+        return None
+    from fftc.codegen.build import tvm_target
+    from fftc.tune.log import TuningLog
+
+    return TuningLog.open(path, spec).lookup(tvm_target(spec))
+
+
+def _report_tuning(path: str | os.PathLike[str] | None, report: Any) -> None:
+    """Says which functions the tuning log had no schedule for (they use the defaults)."""
+    missing = sorted(fn for fn, why in report.untuned.items() if "keeps the default" not in why)
+    if missing:
+        log.warning(
+            "tuning log %s has no schedule for %d of %d functions (default schedules used): %s",
+            path, len(missing), len(report.tuned) + len(report.untuned), ", ".join(missing),
+        )  # fmt: skip
+    log.info("tuning log %s: %d functions tuned", path, len(report.tuned))
+
+
+def _compute_dtype(name: str, spec: TargetSpec) -> str:
+    from fftc.codegen.cuda_build import compute_dtype
+
+    return compute_dtype(name, spec)
+
+
+def _dtype_entry(spec: TargetSpec, dtype: str) -> dict[str, str]:
+    """The manifest's record of a cuda target's compute precision."""
+    return {"dtype": dtype} if spec.kind == "cuda" else {}
+
+
+def _check_fatbin(lib: Path) -> None:
+    from fftc.codegen.cuda import has_fatbin
+
+    if not has_fatbin(lib):
+        raise CompileError(
+            "the CUDA library holds no compiled GPU code (no fatbin), only CUDA source; "
+            "TVM's CUDA runtime did not load for code generation"
+        )
 
 
 def _sha256(path: Path) -> str:
@@ -190,17 +254,28 @@ def inspect_stage(
     elide: bool = True,
     allow_nonfinite: bool = False,
     pass_options: Mapping[str, Any] | None = None,
+    dtype: str = "fp32",
 ) -> str:
-    """The text of the IR after ``stage`` (see :func:`stage_names`)."""
-    names = stage_names()
+    """The text of the IR after ``stage`` (see :func:`stage_names`); for cuda targets,
+    stage ``cuda`` is the generated CUDA source and ``dtype`` the compute precision."""
+    spec = parse_target(target)
+    names = stage_names(spec)
+    if stage in CUDA_STAGES and spec.kind != "cuda":
+        raise UsageError(
+            f"stage {stage!r} exists for cuda targets only (e.g. --target cuda:sm_90); "
+            f"target {spec} has: {', '.join(names)}"
+        )
     if stage not in names:
         raise UsageError(f"unknown stage {stage!r}; stages are: {', '.join(names)}")
-    spec = parse_target(target)
+    compute = _compute_dtype(dtype, spec)
     captured: dict[str, str] = {}
 
     def hook(name: str, ir: Any) -> None:
         if name == stage:
-            captured[name] = print_graph(ir, elide=elide) if isinstance(ir, Graph) else ir.script()
+            if isinstance(ir, Graph):
+                captured[name] = print_graph(ir, elide=elide)
+            else:
+                captured[name] = ir if isinstance(ir, str) else ir.script()
             raise _Stop
 
     graph = import_model(model, input_shapes, allow_nonfinite)
@@ -209,7 +284,7 @@ def inspect_stage(
         graph = run_pipeline(graph, PassContext(dict(pass_options or {})), on_stage=hook)
         from fftc.codegen.build import build
 
-        build(graph, spec, on_stage=hook)
+        build(graph, spec, on_stage=hook, dtype=compute)
     except _Stop:
         pass
     except IRError as err:

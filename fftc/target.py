@@ -32,7 +32,11 @@ class TargetSpec:
 
 
 def parse_target(text: str | TargetSpec | None) -> TargetSpec:
-    """Parse ``llvm`` / ``cpu`` / ``llvm:<mcpu>`` (``cuda`` arrives with the CUDA backend)."""
+    """Parse ``llvm`` / ``cpu`` / ``llvm:<mcpu>`` / ``cuda`` / ``cuda:sm_XY``.
+
+    ``cuda`` without an arch means the local GPU's; without one, the error says
+    to name an arch (cross-compiling needs only nvcc, see ``fftc.codegen.cuda``).
+    """
     if isinstance(text, TargetSpec):
         return text
     spec = (text or "llvm").strip()
@@ -45,8 +49,30 @@ def parse_target(text: str | TargetSpec | None) -> TargetSpec:
             arch = host_cpu()
         return TargetSpec("llvm", arch, os.cpu_count() or 1)
     if kind == "cuda":
+        return TargetSpec("cuda", _cuda_arch(spec, arch), 1)
+    raise UsageError(
+        f"unknown target {spec!r}; use 'llvm' (this CPU), 'llvm:<cpu name>' or "
+        "'cuda:sm_XY' (e.g. cuda:sm_90)"
+    )
+
+
+def _cuda_arch(spec: str, arch: str) -> str:
+    from fftc.codegen.cuda import CUDA_ARCHS, local_cuda_arch
+
+    if not arch:
+        found = local_cuda_arch()
+        if found is None:
+            raise UsageError(
+                f"target {spec!r}: no NVIDIA GPU found here to take the arch from; name "
+                "one, e.g. --target cuda:sm_90 (H100) or cuda:sm_80 (A100)"
+            )
+        arch = found
+    normalized = arch.lower().replace("sm", "sm_").replace("sm__", "sm_")
+    if normalized not in CUDA_ARCHS:
+        hint = ""
+        if normalized.rstrip("af") in CUDA_ARCHS:
+            hint = f" (use {normalized.rstrip('af')}: the a/f variants are not supported)"
         raise UsageError(
-            f"target {spec!r}: the CUDA backend is not available in this version of fftc "
-            "(use --target llvm)"
+            f"target {spec!r}: unknown CUDA arch {arch!r}{hint}; supported: {', '.join(CUDA_ARCHS)}"
         )
-    raise UsageError(f"unknown target {spec!r}; use 'llvm' (this CPU) or 'llvm:<cpu name>'")
+    return normalized

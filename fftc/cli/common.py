@@ -18,11 +18,27 @@ if TYPE_CHECKING:
 Formatter = Callable[[str], argparse.HelpFormatter]
 
 
-def add_model_options(p: argparse.ArgumentParser) -> None:
+def add_model_options(p: argparse.ArgumentParser, tuning_log: bool = True) -> None:
+    if tuning_log:
+        p.add_argument(
+            "--tuning-log",
+            metavar="DIR",
+            help="apply the schedules of a tuning log written by 'fftc tune' (functions it "
+            "lacks get the default schedules; a log for another target is refused)",
+        )
     p.add_argument(
         "--target",
         default="llvm",
-        help="llvm (this CPU, default) or llvm:<cpu name>, e.g. llvm:znver4",
+        help="llvm (this CPU, default), llvm:<cpu name> (e.g. llvm:znver4), or "
+        "cuda:<arch> (e.g. cuda:sm_90, cuda:sm_80; 'cuda' alone: this machine's GPU); "
+        "cuda cross-compiles without a GPU but needs nvcc",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("fp32", "fp16", "bf16"),
+        default="fp32",
+        help="compute precision for cuda targets: fp32 (default), or fp16/bf16 matmuls "
+        "with fp32 accumulation (inputs and outputs keep the model's dtypes)",
     )
     p.add_argument(
         "--allow-nonfinite-weights",
@@ -49,7 +65,11 @@ def compile_options(args: argparse.Namespace) -> CompileOptions:
     """The CompileOptions the shared model options ask for."""
     from fftc.api import CompileOptions
 
-    return CompileOptions(pass_options={"conv_fft": args.conv_fft})
+    return CompileOptions(
+        pass_options={"conv_fft": args.conv_fft},
+        tuning_log=getattr(args, "tuning_log", None),
+        dtype=getattr(args, "dtype", "fp32"),
+    )
 
 
 def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:

@@ -21,6 +21,7 @@ examples:
   fftc inspect model.onnx                       # the fftc IR after import (stage 'ir')
   fftc inspect model.onnx --stage simplify      # after a graph pass
   fftc inspect model.onnx --stage tir           # scheduled TVM TIR
+  fftc inspect model.onnx --target cuda:sm_90 --dtype fp16 --stage cuda   # CUDA source
   fftc inspect model.onnx --explain             # what was chosen per conv/DFT, and why
   fftc inspect model.onnx --list-stages
   fftc inspect model.fftc                       # an artifact's manifest and IR
@@ -39,7 +40,8 @@ def register(sub: Any, formatter: Formatter) -> None:
     )
     p.add_argument("model", nargs="?", help="an ONNX model, or a .fftc artifact")
     p.add_argument("--stage", default="ir", help="stage to print (default: ir)")
-    p.add_argument("--list-stages", action="store_true", help="list the stage names")
+    p.add_argument("--list-stages", action="store_true",
+                   help="list the stage names (with --target cuda:...: also 'cuda')")  # fmt: skip
     p.add_argument("--explain", action="store_true", help="print the compiler's decisions")
     p.add_argument("--full", action="store_true", help="print large constants too")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
@@ -52,7 +54,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from fftc.api import inspect_stage, stage_names
 
     if args.list_stages:
-        print("\n".join(stage_names()))
+        print("\n".join(stage_names(args.target)))
         return 0
     if args.model is None:
         raise UsageError("inspect needs a MODEL (an .onnx model or a .fftc artifact)")
@@ -71,6 +73,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             not args.full,
             args.allow_nonfinite_weights,
             compile_options(args).pass_options,
+            args.dtype,
         )
     if out is not None:
         out.write_text(text)

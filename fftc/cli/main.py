@@ -33,7 +33,7 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 
 
 def build_parser() -> Parser:
-    from fftc.cli import commands, conformance_cmd, inspect_cmd, verify_cmd
+    from fftc.cli import bench_cmd, commands, conformance_cmd, inspect_cmd, tune_cmd, verify_cmd
 
     parser = Parser(
         prog="fftc",
@@ -47,7 +47,7 @@ def build_parser() -> Parser:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    for module in (commands, verify_cmd, inspect_cmd, conformance_cmd):
+    for module in (commands, verify_cmd, inspect_cmd, conformance_cmd, bench_cmd, tune_cmd):
         module.register(sub, _formatter)
     for command in sub.choices.values():  # -v/-q work after the command name too
         command.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,

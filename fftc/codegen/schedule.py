@@ -17,6 +17,7 @@ never correctness.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fftc.codegen.check import lowering_error, unguarded_writes
@@ -36,6 +37,15 @@ class ScheduleReport:
 
     scheduled: dict[str, list[str]] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
+    #: with a tuning log: the PrimFuncs scheduled from it, and those that fell back to
+    #: the default templates (with why)
+    tuned: list[str] = field(default_factory=list)
+    untuned: dict[str, str] = field(default_factory=dict)
+
+
+#: ``lookup(name, func)``: a tuned, scheduled version of ``func`` (from a tuning log),
+#: or a reason (str) why there is none
+TunedLookup = Callable[[str, tirx.PrimFunc], "tirx.PrimFunc | str"]
 
 
 def block_kernel(sch: Schedule, block: object) -> str | None:
@@ -105,9 +115,15 @@ def schedule_func(
     absorb later blocks (an epilogue computed at its output tile) and create
     new ones (a cache, an init block): those belong to it and are not visited.
     """
-    knobs = knobs or DefaultKnobs()
-    kind = str(target.kind.name)
     sch = Schedule(ir.IRModule({"main": func}))
+    used = schedule_blocks(sch, target, knobs or DefaultKnobs())
+    return sch.mod["main"], used
+
+
+def schedule_blocks(sch: Schedule, target: Target, knobs: KnobSource) -> list[str]:
+    """Schedule the function ``main`` of ``sch`` in place (see :func:`schedule_func`);
+    used directly by ``fftc tune`` to trace the templates into MetaSchedule design spaces."""
+    kind = str(target.kind.name)
     inline_untagged(sch)
     used: list[str] = []
     todo = [str(sch.get(b).name_hint) for b in _leaf_blocks(sch)]
@@ -122,13 +138,25 @@ def schedule_func(
             continue
         tmpl.apply(sch, block, target, knobs)
         used.append(name)
-    return sch.mod["main"], used
+    return used
 
 
 def apply_schedules(
-    mod: ir.IRModule, target: Target, knobs: KnobSource | None = None
+    mod: ir.IRModule,
+    target: Target,
+    knobs: KnobSource | None = None,
+    tuned: TunedLookup | None = None,
 ) -> tuple[ir.IRModule, ScheduleReport]:
-    """Schedule every PrimFunc of ``mod`` that is not scheduled yet."""
+    """Schedule every PrimFunc of ``mod`` that is not scheduled yet.
+
+    With ``tuned`` (a tuning log's lookup), a PrimFunc the log has a safe schedule
+    for takes it; the others get the default templates.  CUDA targets never get the
+    CPU templates: they are scheduled by ``cuda_schedule.schedule_cuda`` instead.
+    """
+    if str(target.kind.name) == "cuda":
+        from fftc.codegen.cuda_schedule import schedule_cuda
+
+        return schedule_cuda(mod, target, knobs)
     report = ScheduleReport()
     updated = {}
     for gvar, func in mod.functions_items():
@@ -137,22 +165,39 @@ def apply_schedules(
         if func.attrs is not None and "tirx.is_scheduled" in func.attrs:
             continue
         name = str(gvar.name_hint)
+        if tuned is not None:
+            found = tuned(name, func)
+            problem = found if isinstance(found, str) else _unsafe(found, target)
+            if problem is None and not isinstance(found, str):
+                updated[gvar] = found.with_attr("tirx.is_scheduled", True)
+                report.scheduled[name] = ["tuning log"]
+                report.tuned.append(name)
+                continue
+            report.untuned[name] = str(problem)
         try:
             new_func, used = schedule_func(func, target, knobs)
         except Exception as err:  # keep the correct, unscheduled function
             log.debug("scheduling %s failed, left unscheduled: %s", name, err)
             report.failed[name] = _one_line(err)
             continue
-        problems = unguarded_writes(new_func)
-        lowering = None if problems else lowering_error(new_func, target)
-        if problems or lowering:  # a schedule that is unsafe or cannot lower is not used
-            report.failed[name] = problems[0] if problems else f"lowering: {lowering}"
+        problem = _unsafe(new_func, target)
+        if problem is not None:  # a schedule that is unsafe or cannot lower is not used
+            report.failed[name] = problem
             continue
         updated[gvar] = new_func.with_attr("tirx.is_scheduled", True)
         report.scheduled[name] = used
     for gvar, func in updated.items():
         mod[gvar] = func
     return mod, report
+
+
+def _unsafe(func: tirx.PrimFunc, target: Target) -> str | None:
+    """Why a scheduled function must not be used (unguarded writes, fails to lower)."""
+    problems = unguarded_writes(func)
+    if problems:
+        return str(problems[0])
+    lowering = lowering_error(func, target)
+    return f"lowering: {lowering}" if lowering else None
 
 
 def _one_line(err: BaseException) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from fftc.errors import InputError
+from fftc.errors import ArtifactError, InputError
 from fftc.runtime import tvm_runtime
 from fftc.runtime.artifact import (
     GRAPH,
@@ -40,9 +40,22 @@ class Module:
         # keep a private copy of the library so export() works after temp dirs are gone
         self._dir = tempfile.mkdtemp(prefix="fftc-module-")
         self._library = Path(shutil.copy(library, Path(self._dir) / "module.so"))
-        self._dev = tvm_runtime.device(str(manifest.target.get("kind", "llvm")))
-        self._lib = tvm_runtime.load_library(str(self._library))
-        self._vm = tvm_runtime.virtual_machine(self._lib, self._dev)
+        self._dev: Any = None
+        self._vm: Any = None
+        # CUDA code is loaded on first use, so a model compiled (or an artifact inspected)
+        # on a machine without a GPU is still a Module; running it says what is missing
+        if manifest.target.get("kind", "llvm") != "cuda":
+            self._load()
+
+    def _load(self) -> Any:
+        if self._vm is None:
+            kind = str(self.manifest.target.get("kind", "llvm"))
+            if kind == "cuda":
+                _require_gpu(self.manifest)
+            self._dev = tvm_runtime.device(kind)
+            lib = tvm_runtime.load_library(str(self._library))
+            self._vm = tvm_runtime.virtual_machine(lib, self._dev)
+        return self._vm
 
     def __del__(self) -> None:
         shutil.rmtree(getattr(self, "_dir", ""), ignore_errors=True)
@@ -68,6 +81,7 @@ class Module:
 
     # -- running ---------------------------------------------------------------------
     def _prepare(self, feeds: Mapping[str, Any]) -> tuple[list[Any], bool]:
+        self._load()
         names = [s.name for s in self.inputs]
         missing = [n for n in names if n not in feeds]
         unknown = [n for n in feeds if n not in names]
@@ -140,6 +154,25 @@ def load(path: str | os.PathLike[str]) -> Module:
         lib = extract_library(zf, manifest, where, Path(tmp))
         graph = zf.read(GRAPH).decode() if GRAPH in zf.namelist() else ""
         return Module(manifest, lib, graph)
+
+
+def _require_gpu(manifest: Manifest) -> None:
+    """Refuse, with what is missing, to run CUDA code where it cannot run."""
+    arch = str(manifest.target.get("arch", "?"))
+    what = f"{manifest.model_name or 'this model'} was compiled for CUDA {arch}"
+    problem = tvm_runtime.cuda_runtime_error()
+    if problem is not None:
+        raise ArtifactError(
+            f"{what} and needs an NVIDIA GPU to run: {problem}. Run it on a GPU machine, or "
+            "compile it for this CPU with --target llvm"
+        )
+    have = tvm_runtime.cuda_compute_capability()
+    digits = arch.removeprefix("sm_")
+    if digits.isdigit() and have < (int(digits[:-1]), int(digits[-1])):
+        raise ArtifactError(
+            f"{what}; this GPU is sm_{have[0]}{have[1]}. Recompile with "
+            f"--target cuda:sm_{have[0]}{have[1]}"
+        )
 
 
 def _dlpack_dtype(value: Any) -> str:

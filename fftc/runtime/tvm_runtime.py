@@ -62,3 +62,34 @@ def time_function(vm: Any, dev: Any, args: list[Any], number: int, repeat: int) 
     """Seconds per call, one value per repeat (TVM's time_evaluator)."""
     timer = vm.time_evaluator("main", dev, number=number, repeat=repeat)
     return [float(r) for r in timer(*args).results]
+
+
+def cuda_runtime_error() -> str | None:
+    """Why CUDA code cannot run here (None when a CUDA device is usable).
+
+    With a runtime-only TVM the CUDA backend is not autoloaded: it is loaded
+    here, as ``import tvm`` would."""
+    tvm = _tvm()
+    if tvm.get_global_func("device_api.cuda", allow_missing=True) is None:
+        try:
+            from pathlib import Path
+
+            from tvm.base import _LOADED_LIBS
+            from tvm_ffi.libinfo import load_lib_ctypes
+
+            runtime_dir = Path(_LOADED_LIBS["tvm_runtime"]._name).resolve().parent
+            _LOADED_LIBS["tvm_runtime_cuda"] = load_lib_ctypes(
+                package="tvm", target_name="tvm_runtime_cuda",
+                extra_lib_paths=[runtime_dir], mode="RTLD_GLOBAL",
+            )  # fmt: skip
+        except Exception as err:  # no driver (libcuda.so.1) or no CUDA runtime library
+            return f"TVM's CUDA runtime did not load ({str(err).strip().splitlines()[0]})"
+    if not tvm.cuda(0).exist:
+        return "TVM sees no CUDA device (no NVIDIA GPU, or no working driver)"
+    return None
+
+
+def cuda_compute_capability() -> tuple[int, int]:
+    """The compute capability of CUDA device 0 (call after :func:`cuda_runtime_error`)."""
+    major, _, minor = str(_tvm().cuda(0).compute_version).partition(".")
+    return int(major), int(minor or 0)

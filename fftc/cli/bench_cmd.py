@@ -1,0 +1,257 @@
+"""``fftc bench``: run benchmark suites against PyTorch, onnxruntime and TVM."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fftc.cli.common import Formatter, check_new_file
+from fftc.errors import UsageError, VerificationError
+
+if TYPE_CHECKING:
+    from fftc.bench.timing import Settings
+
+IMPL_NAMES = ("fftc", "torch", "onnxruntime", "tvm")
+IMPL_ALIASES = {"ort": "onnxruntime", "pytorch": "torch"}
+
+EXAMPLES = """\
+examples:
+  fftc bench longconv dwconv2d gfnet fnet --threads 2 --json bench.json --plot bench.png
+  fftc bench longconv --case L=1024                # one case
+  fftc bench dwconv2d --case '31x31*'              # shell-style pattern on case names
+  fftc bench longconv --sizes 1024,4096            # cases whose name mentions these numbers
+  fftc bench fnet gfnet --quick                    # tiny sizes: a smoke test
+  fftc bench dwconv2d --impl fftc,onnxruntime      # measure only these
+
+suites:
+  longconv  gated causal long convolution y = g * (irfft(rfft(u) * rfft(k))[:L] + D*u),
+            H=768, L = 1024, 4096, 16384, 65536
+  dwconv2d  depthwise Conv (groups=C, 'same' padding, bias): 31x31 at (C,H,W) =
+            (128,56,56), (256,28,28), (512,14,14); 7x7 at (96,56,56)
+  gfnet     GFNet global filter irfft2(rfft2(x) * W), 56x56x384, norm='ortho'
+  fnet      FNet mixing real(fft(fft(x, -1), -2)) of (512, 768)
+
+Every case runs in one process on the same seeded inputs (fp32, batch 1). Each
+implementation's output is compared with a float64 NumPy reference first
+(max|out - ref| / max|ref|; '!' marks one above --rtol), then timed: warm-up, then
+the median of at least --repeat runs (more while under --min-time, fewer when over
+--max-time). Models are exported with PyTorch's dynamo exporter (opset 20) and cached
+in --cache-dir. The exit status is 1 if fftc fails or is off on any case.
+"""
+
+
+def register(sub: Any, formatter: Formatter) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark suites: fftc against PyTorch, onnxruntime and TVM",
+        description="Run benchmark suites and print a table of median times, fftc against "
+        "PyTorch eager, onnxruntime and TVM without fftc's passes.",
+        epilog=EXAMPLES,
+        formatter_class=formatter,
+    )
+    p.add_argument("suites", nargs="+", metavar="SUITE", help="longconv, dwconv2d, gfnet, fnet")
+    p.add_argument("--threads", type=int, metavar="N", help="threads of every library (all CPUs)")
+    p.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="PATTERN",
+        help="run only cases whose name matches (repeatable), e.g. L=1024",
+    )
+    p.add_argument(
+        "--sizes",
+        metavar="N[,N...]",
+        help="run only cases whose name mentions one of these numbers",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny sizes and few runs (a smoke test, not a benchmark)",
+    )
+    p.add_argument(
+        "--impl",
+        metavar="NAME[,NAME...]",
+        default=",".join(IMPL_NAMES),
+        help="implementations to measure (default: all four)",
+    )
+    p.add_argument("--repeat", type=int, metavar="N", help="timed runs at least (20)")
+    p.add_argument("--warmup", type=int, metavar="N", help="warm-up calls (2)")
+    p.add_argument(
+        "--min-time",
+        type=float,
+        metavar="S",
+        help="more runs while they total under S seconds (0.5)",
+    )
+    p.add_argument(
+        "--max-time",
+        type=float,
+        metavar="S",
+        help="fewer runs (at least 3) if --repeat takes over S seconds (10)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the inputs (0)")
+    p.add_argument("--rtol", type=float, default=1e-4, help="numerics flag threshold (1e-4)")
+    p.add_argument("--target", default="llvm", help="fftc's target (llvm: this CPU)")
+    p.add_argument(
+        "--conv-fft",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="fftc's FFT convolutions (see 'fftc compile --help')",
+    )
+    p.add_argument("--json", metavar="FILE", help="write every result and the machine to FILE")
+    p.add_argument("--plot", metavar="FILE.png", help="plot time against size (matplotlib)")
+    p.add_argument("--force", action="store_true", help="overwrite existing --json/--plot files")
+    p.add_argument(
+        "--cache-dir", metavar="DIR", help="exported models (default ~/.cache/fftc/bench)"
+    )
+    p.set_defaults(handler=cmd_bench)
+
+
+def _positive(value: float | None, option: str, default: float, minimum: float = 1) -> float:
+    if value is None:
+        return default
+    if value < minimum:
+        raise UsageError(f"{option} must be at least {minimum:g}")
+    return value
+
+
+def _implementations(text: str) -> tuple[str, ...]:
+    names = [IMPL_ALIASES.get(n.strip(), n.strip()) for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in IMPL_NAMES]
+    if unknown or not names:
+        raise UsageError(
+            f"--impl: unknown {unknown[0] if unknown else 'empty list'!r}; "
+            f"implementations are: {', '.join(IMPL_NAMES)}"
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def _sizes(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--sizes {text!r}: give whole numbers separated by commas") from None
+
+
+def _check_environment(args: argparse.Namespace, plot: bool) -> None:
+    if plot and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("--plot needs matplotlib: pip install 'fftc[bench]'")
+    if args.rtol <= 0:
+        raise UsageError("--rtol must be positive")
+    if args.target.strip().partition(":")[0] not in ("llvm", "cpu"):
+        raise UsageError(f"--target {args.target!r}: fftc bench measures on this CPU; "
+                         "use llvm or llvm:<cpu name>")  # fmt: skip
+    missing = [m for m in ("torch", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise UsageError(
+            f"fftc bench builds its models with PyTorch; {' and '.join(missing)} "
+            "not installed: pip install 'fftc[bench]'"
+        )
+
+
+def _settings(args: argparse.Namespace, cpus: int) -> Settings:
+    """The run's settings; --quick changes the defaults of the timing options."""
+    from fftc.bench.timing import Settings
+
+    quick = args.quick
+    return Settings(
+        threads=int(_positive(args.threads, "--threads", cpus)),
+        target=args.target,
+        conv_fft=args.conv_fft,
+        repeat=int(_positive(args.repeat, "--repeat", 3 if quick else 20)),
+        warmup=int(_positive(args.warmup, "--warmup", 1 if quick else 2)),
+        min_time_s=_positive(args.min_time, "--min-time", 0.0 if quick else 0.5, 0),
+        max_time_s=_positive(args.max_time, "--max-time", 1.0 if quick else 10.0, 0),
+        seed=args.seed,
+        rtol=args.rtol,
+        implementations=_implementations(args.impl),
+    )
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from fftc.bench.export import default_cache_dir
+    from fftc.bench.suites import select_cases
+    from fftc.threads import usable_cpus
+
+    cases = select_cases(args.suites, args.quick, args.case, _sizes(args.sizes))
+    cpus = usable_cpus()
+    settings = _settings(args, cpus)
+    threads, impls = settings.threads, settings.implementations
+    json_path = check_new_file(args.json, args.force, "JSON report") if args.json else None
+    plot_path = check_new_file(args.plot, args.force, "plot") if args.plot else None
+    _check_environment(args, plot_path is not None)
+    cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise UsageError(f"--cache-dir {cache_dir}: not a directory")
+    threads_used = _set_threads(threads)
+    from fftc.bench.report import format_table, machine_info, to_json, write_json, write_plot
+    from fftc.bench.runner import run_cases
+    from fftc.target import parse_target
+
+    def log(line: str) -> None:
+        if not args.quiet:
+            sys.stderr.write(f"fftc: bench: {line}\n")
+            sys.stderr.flush()
+
+    load_before = _load_average()
+    if load_before and load_before[0] > 0.5 * cpus:
+        log(f"warning: the machine is busy (load average {load_before[0]:.1f} on {cpus} CPUs): "
+            "timings will be noisy")  # fmt: skip
+    results = run_cases(cases, settings, cache_dir, log)
+    print(format_table(results, settings, threads_used), flush=True)
+    machine = machine_info(parse_target(args.target).arch)
+    machine["load_average_before"] = load_before
+    machine["load_average_after"] = _load_average()
+    if json_path is not None:
+        doc = to_json(results, settings, threads_used, machine, ["fftc", *sys.argv[1:]])
+        write_json(json_path, doc)
+        log(f"wrote {json_path}")
+    if plot_path is not None:
+        title = (
+            f"fftc bench, {machine['cpu_model']} ({machine['llvm_cpu']}), "
+            f"{threads} threads, fp32, batch 1"
+        )
+        write_plot(plot_path, results, title)
+        log(f"wrote {plot_path}")
+    bad = [
+        r.case.label
+        for r in results
+        if "fftc" in impls
+        and ((m := r.first("fftc")) is None or not m.ok or m.flagged(settings.rtol))
+    ]
+    if bad:
+        raise VerificationError(f"fftc failed or is off by more than --rtol on: {', '.join(bad)}")
+    return 0
+
+
+def _load_average() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (other work skews timings)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
+
+
+def _set_threads(threads: int) -> dict[str, int]:
+    """Every library's thread count: TVM's runtime (fftc and TVM), PyTorch, onnxruntime.
+
+    ``TVM_NUM_THREADS`` only takes effect before TVM's thread pool starts, so the value
+    actually in use is read back and reported.  Starting single-threaded, TVM pins the
+    calling thread to one CPU; the pin is undone so that every library (and the threads
+    PyTorch and onnxruntime start later) may run on the same CPUs."""
+    os.environ["TVM_NUM_THREADS"] = str(threads)
+    import torch
+
+    from fftc.codegen import tvm_api
+
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    used = {"tvm": tvm_api.runtime_threads()}  # starts TVM's thread pool
+    if cpus is not None and os.sched_getaffinity(0) != cpus:
+        os.sched_setaffinity(0, cpus)
+    torch.set_num_threads(threads)
+    return {**used, "torch": int(torch.get_num_threads()), "onnxruntime": threads}

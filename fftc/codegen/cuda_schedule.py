@@ -1,0 +1,111 @@
+"""Scheduling a fused Relax module for a CUDA target.
+
+* A PrimFunc with blocks of fftc's own kernels (tagged ``fftc.kernel``: FFT
+  stages, the fused FFT convolution, direct convolutions) is scheduled by
+  fftc: untagged injective blocks are inlined with the bounded inliner the
+  CPU path uses, then every remaining block gets the CUDA template registered
+  for its tag, or the thread-binding template (``schedules/cuda/threads.py``).
+* Every other PrimFunc gets TVM's dlight default GPU rules, in order:
+  ``Matmul`` (WMMA tensor cores for fp16/bf16 operands when M, N, K > 64),
+  ``GEMV``, ``Reduction``, ``GeneralReduction``, ``Fallback``.
+* fftc's CPU templates (``schedules/cpu``) are never applied.
+
+A PrimFunc that neither path can give thread bindings is refused with an
+error naming it: GPU code without thread bindings does not compile.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fftc.codegen.schedule import ScheduleReport, _one_line, block_kernel, inline_untagged
+from fftc.codegen.tvm_api import Schedule, Target, dlight, ir, tirx
+from fftc.errors import CompileError
+from fftc.schedules.base import DefaultKnobs, KnobSource, lookup
+
+log = logging.getLogger("fftc.schedule")
+
+#: the attribute TVM (and dlight) use to mark a scheduled PrimFunc
+SCHEDULED_ATTR = "tirx.is_scheduled"
+
+
+def _load_cuda_templates() -> None:
+    from fftc.schedules import cuda  # noqa: F401  (registers the CUDA templates)
+
+
+def _leaf_blocks(sch: Schedule) -> list[object]:
+    try:
+        root = sch.get_sblock("root")
+    except Exception:  # a function without a root block has nothing to schedule
+        return []
+    return list(sch.get_child_blocks(root))
+
+
+def has_fftc_kernel(func: tirx.PrimFunc) -> bool:
+    sch = Schedule(ir.IRModule({"main": func}))
+    return any(block_kernel(sch, b) is not None for b in _leaf_blocks(sch))
+
+
+def schedule_fftc_kernels(
+    func: tirx.PrimFunc, target: Target, knobs: KnobSource | None = None
+) -> tuple[tirx.PrimFunc, list[str]]:
+    """Schedule a PrimFunc holding fftc kernel blocks with the CUDA templates."""
+    _load_cuda_templates()
+    knobs = knobs or DefaultKnobs()
+    sch = Schedule(ir.IRModule({"main": func}))
+    inline_untagged(sch)
+    used: list[str] = []
+    for name in [str(sch.get(b).name_hint) for b in _leaf_blocks(sch)]:
+        block = next((b for b in _leaf_blocks(sch) if sch.get(b).name_hint == name), None)
+        if block is None:  # absorbed by an earlier template
+            continue
+        kind = block_kernel(sch, block)
+        tmpl = (lookup("cuda", kind) if kind else None) or lookup("cuda", "generic")
+        assert tmpl is not None
+        tmpl.apply(sch, block, target, knobs)
+        used.append(f"{kind or 'untagged'}:{tmpl.kernel}")
+    return sch.mod["main"], used
+
+
+def dlight_rules() -> list[object]:
+    gpu = dlight.gpu
+    return [gpu.Matmul(), gpu.GEMV(), gpu.Reduction(), gpu.GeneralReduction(), gpu.Fallback()]
+
+
+def schedule_cuda(
+    mod: ir.IRModule, target: Target, knobs: KnobSource | None = None
+) -> tuple[ir.IRModule, ScheduleReport]:
+    """Schedule every PrimFunc of ``mod`` for ``target`` (see module doc)."""
+    report = ScheduleReport()
+    for gvar, func in list(mod.functions_items()):
+        if not isinstance(func, tirx.PrimFunc):
+            continue
+        if func.attrs is not None and SCHEDULED_ATTR in func.attrs:
+            continue
+        name = str(gvar.name_hint)
+        if not has_fftc_kernel(func):
+            continue
+        try:
+            new_func, used = schedule_fftc_kernels(func, target, knobs)
+        except Exception as err:
+            raise CompileError(
+                f"no CUDA schedule for {name} (fftc kernels "
+                f"{', '.join(_kernel_tags(func))}): {_one_line(err)}"
+            ) from err
+        mod[gvar] = new_func.with_attr(SCHEDULED_ATTR, True)
+        report.scheduled[name] = used
+    with target:
+        mod = dlight.ApplyDefaultSchedule(*dlight_rules())(mod)
+    for gvar, func in mod.functions_items():
+        if isinstance(func, tirx.PrimFunc) and str(gvar.name_hint) not in report.scheduled:
+            if func.attrs is None or SCHEDULED_ATTR not in func.attrs:
+                raise CompileError(
+                    f"no CUDA schedule for {gvar.name_hint}: dlight's GPU rules declined it"
+                )
+            report.scheduled[str(gvar.name_hint)] = ["dlight"]
+    return mod, report
+
+
+def _kernel_tags(func: tirx.PrimFunc) -> list[str]:
+    sch = Schedule(ir.IRModule({"main": func}))
+    return sorted({block_kernel(sch, b) or "untagged" for b in _leaf_blocks(sch)})

@@ -1,0 +1,7 @@
+"""fftc's hand-written CUDA kernels (TIR with tensor-core schedules).
+
+* :mod:`.monarch`: the batched Monarch FFT convolution (FlashFFTConv's core):
+  DFT matmuls on tensor cores, spectrum product, gating and ``D*u`` epilogue.
+* :mod:`.tensorcore`: the WMMA matmul and elementwise stage schedules.
+* :mod:`.build`: building it for a GPU arch (CUDA source, fatbin, resources).
+"""

@@ -1,0 +1,125 @@
+"""Schedules for the Monarch kernel's stages: batched matmuls on tensor cores
+(WMMA 16x16x16, fp16/bf16 operands, fp32 accumulators) and elementwise stages.
+
+A matmul block ``C[r, i, j] = sum_k A[.., i, k] * B[.., k, j]`` (one operand
+a per-row tensor, the other a constant matrix, both in the compute dtype):
+
+* one thread block per row ``r`` (``blockIdx.x``), one warp per 16x16 output
+  tile (``threadIdx.y``), the k loop in 16-wide steps;
+* both operands of the row are staged in shared memory by the whole block
+  (``threadIdx.y`` x 32 lanes), then loaded into ``wmma.matrix_a/b``
+  fragments; the accumulator fragment is filled with zeros, updated with
+  ``wmma::mma_sync`` and stored to global memory.
+
+fp32 matmuls get a plain thread-per-output schedule (CUDA cores).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fftc.codegen.tvm_api import Schedule, cuda_tensor_intrinsics
+
+TILE = 16
+WARP = 32
+
+_BF16_REGISTERED = False
+
+
+def wmma_intrinsics(dtype: str) -> dict[str, str]:
+    """The WMMA intrinsic names for ``dtype`` operands and fp32 accumulators.
+
+    TVM 0.27 registers fp16 (and int8) WMMA intrinsics only; the bf16 ones are
+    registered here from TVM's own generators."""
+    tc = cuda_tensor_intrinsics()
+    if dtype == "float16":
+        group: dict[str, str] = tc.get_wmma_intrin_group(
+            load_scope="shared", store_scope="global", in_dtype="float16",
+            out_dtype="float32", trans_b=False,
+        )  # fmt: skip
+        return group
+    if dtype != "bfloat16":
+        raise ValueError(f"no WMMA intrinsics for {dtype}")
+    global _BF16_REGISTERED
+    names = {
+        "load_a": "fftc_wmma_load_16x16x16_bf16_a_shared",
+        "load_b": "fftc_wmma_load_16x16x16_bf16_b_shared",
+        "compute": "fftc_wmma_sync_16x16x16_bf16bf16f32",
+        "init": "wmma_fill_16x16x16_f32",
+        "store": "wmma_store_16x16x16_f32_global",
+    }
+    if not _BF16_REGISTERED:
+        register = tc.TensorIntrin.register
+        register(names["load_a"], *tc.get_wmma_load_intrin(16, 16, 16, "bfloat16", "shared",
+                                                           False, False))  # fmt: skip
+        register(names["load_b"], *tc.get_wmma_load_intrin(16, 16, 16, "bfloat16", "shared",
+                                                           True, False))  # fmt: skip
+        register(names["compute"], *tc.get_wmma_sync_intrin(16, 16, 16, "bfloat16", "float32",
+                                                             False))  # fmt: skip
+        _BF16_REGISTERED = True
+    return names
+
+
+def _extent(sch: Schedule, loop: Any) -> int:
+    return int(sch.get(loop).extent)
+
+
+def _stage_to_shared(sch: Schedule, block: Any, index: int, at: Any, warps: int) -> None:
+    """Copy operand ``index`` of ``block`` for the current row into shared memory,
+    cooperatively by all ``warps x 32`` threads."""
+    copy = sch.cache_read(block, index, "shared")
+    sch.compute_at(copy, at)
+    loops = sch.get_loops(copy)  # the row loop, then the operand's own loops
+    fused = sch.fuse(*loops[1:]) if len(loops) > 2 else loops[-1]
+    _, ty, tx = sch.split(fused, factors=[None, warps, WARP])
+    sch.bind(ty, "threadIdx.y")
+    sch.bind(tx, "threadIdx.x")
+
+
+def schedule_matmul(sch: Schedule, block: Any, dtype: str) -> None:
+    """Schedule one batched matmul block (see module doc)."""
+    if dtype == "float32":
+        schedule_elementwise(sch, block, 256)
+        return
+    intrin = wmma_intrinsics(dtype)
+    r, i, j, k = sch.get_loops(block)
+    i0, i1 = sch.split(i, factors=[None, TILE])
+    j0, j1 = sch.split(j, factors=[None, TILE])
+    k0, k1 = sch.split(k, factors=[None, TILE])
+    sch.reorder(r, i0, j0, k0, i1, j1, k1)
+    inner = block
+    outer = sch.blockize(i1)
+    warps = _extent(sch, i0) * _extent(sch, j0)
+    sch.bind(r, "blockIdx.x")
+    warp_loop = sch.fuse(i0, j0)
+    sch.bind(warp_loop, "threadIdx.y")
+
+    # operands: global -> shared (per row, all threads) -> fragments (per warp, per k step)
+    for index in (0, 1):
+        _stage_to_shared(sch, outer, index, r, warps)
+    frag_a = sch.cache_read(outer, 0, "wmma.matrix_a")
+    frag_b = sch.cache_read(outer, 1, "wmma.matrix_b")
+    sch.compute_at(frag_a, k0)
+    sch.compute_at(frag_b, k0)
+    acc = sch.cache_write(outer, 0, "wmma.accumulator")
+    sch.reverse_compute_at(acc, warp_loop)
+
+    init = sch.decompose_reduction(outer, k0)
+    init_inner = sch.get_child_blocks(init)[0]
+
+    sch.tensorize(sch.get_loops(frag_a)[-2], intrin["load_a"])
+    sch.tensorize(sch.get_loops(frag_b)[-2], intrin["load_b"])
+    sch.tensorize(sch.get_loops(init_inner)[-2], intrin["init"])
+    sch.tensorize(sch.get_loops(inner)[-3], intrin["compute"])
+    store_i, store_j = sch.get_loops(acc)[-2:]
+    si0, si1 = sch.split(store_i, factors=[None, TILE])
+    sj0, sj1 = sch.split(store_j, factors=[None, TILE])
+    sch.reorder(si0, sj0, si1, sj1)
+    sch.tensorize(si1, intrin["store"])
+
+
+def schedule_elementwise(sch: Schedule, block: Any, threads: int) -> None:
+    """One thread per output point (reductions serial in the thread)."""
+    from fftc.schedules.cuda.threads import bind_block_threads
+
+    bind_block_threads(sch, block, threads)

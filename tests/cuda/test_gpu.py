@@ -1,0 +1,88 @@
+"""On a GPU (skipped without one): the Monarch kernel against torch's FFT (cuFFT)
+and float64, and compiled models against onnxruntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from fftc.kernels.cuda.monarch import (
+    TABLE_NAMES,
+    monarch_tables,
+    permute_spectrum,
+    reference_fft,
+)
+
+pytestmark = pytest.mark.gpu
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "onnx"
+
+
+def _run(dtype: str, n: int, rows: int = 64, heads: int = 8):
+    from fftc.codegen.cuda import local_cuda_arch
+    from fftc.codegen.tvm_api import tvm
+    from fftc.kernels.cuda.build import compile_monarch
+
+    arch = local_cuda_arch() or "sm_80"
+    build = compile_monarch(rows, heads, n, dtype, arch)
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((rows, n)).astype(np.float32)
+    spectrum = np.fft.fft(rng.standard_normal((heads, n)) / np.sqrt(n), axis=-1)
+    d = rng.standard_normal(heads)
+    gate = rng.standard_normal((rows, n)).astype(np.float32)
+    np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
+    tables = monarch_tables(build.plan)
+    inputs = [
+        u.astype(np_dtype),
+        permute_spectrum(spectrum, build.plan),
+        d.astype(np.float32),
+        gate.astype(np_dtype),
+    ]
+    inputs += [tables[k].astype(np.float32 if k == "twiddle" else np_dtype) for k in TABLE_NAMES]
+    dev = tvm.cuda(0)
+    args = [tvm.runtime.tensor(a, dev) for a in inputs]
+    out = tvm.runtime.empty((rows, n), dtype, dev)
+    build.executable["main"](*args, out)
+    return out.numpy().astype(np.float64), (u, spectrum, d, gate)
+
+
+@pytest.mark.parametrize("n", [256, 512, 1024, 2048, 4096])
+def test_fp32_within_1e5_of_float64(n: int) -> None:
+    got, (u, spectrum, d, gate) = _run("float32", n)
+    exact = reference_fft(u, spectrum, d, gate)
+    assert np.abs(got - exact).max() <= 1e-5 * np.abs(exact).max()
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("n", [256, 1024, 4096])
+def test_half_against_torch_fft(dtype: str, n: int) -> None:
+    import torch
+
+    got, (u, spectrum, d, gate) = _run(dtype, n)
+    heads = spectrum.shape[0]
+    h = np.arange(u.shape[0]) % heads
+    tu = torch.tensor(u, device="cuda")
+    y = torch.fft.ifft(torch.fft.fft(tu) * torch.tensor(spectrum[h], device="cuda")).real
+    ref = (y + torch.tensor(d[h, None], device="cuda") * tu) * torch.tensor(gate, device="cuda")
+    assert np.abs(got - ref.double().cpu().numpy()).max() <= 1e-2 * max(
+        1.0, float(ref.abs().max())
+    )  # FlashFFTConv's atol on its test shapes
+
+
+@pytest.mark.parametrize("model", ["hyena_block.onnx", "gfnet_filter.onnx", "fnet_mixing.onnx"])
+def test_examples_against_onnxruntime(model: str) -> None:
+    import fftc
+    from fftc.testing import random_inputs, run_onnxruntime
+
+    path = EXAMPLES / model
+    m = fftc.compile(path, target="cuda")
+    feeds = random_inputs(path, 0, {})
+    ours = m.run(feeds)
+    ref = run_onnxruntime(path, feeds)
+    for name, expected in ref.items():
+        err = np.abs(np.asarray(ours[name]) - expected).max()
+        assert err <= 1e-4 * max(1.0, float(np.abs(expected).max())), name
