@@ -45,6 +45,12 @@ class Part:
     k: int | None  # None: ``tensor`` is itself a (..., 1) constant
 
 
+def _whole_leading_axes(a: SliceAttrs, shape: tuple[int, ...]) -> bool:
+    """Whether the slice takes every axis but the last whole."""
+    lead = zip(a.starts[:-1], a.ends[:-1], a.steps[:-1], shape[:-1], strict=True)
+    return all((s, e, st) == (0, d, 1) for s, e, st, d in lead)
+
+
 def _part(m: Match, name: str | None) -> Part | None:
     if name is None:
         return None
@@ -53,13 +59,8 @@ def _part(m: Match, name: str | None) -> Part | None:
         src = node.inputs[0] or ""
         shape = m.b.type_of(src).shape
         a = node.attrs
-        full = all(
-            (s, e, st) == (0, d, 1)
-            for s, e, st, d in zip(
-                a.starts[:-1], a.ends[:-1], a.steps[:-1], shape[:-1], strict=True
-            )
-        )
-        if full and shape[-1] == 2 and a.steps[-1] == 1 and a.ends[-1] - a.starts[-1] == 1:
+        one = a.steps[-1] == 1 and a.ends[-1] - a.starts[-1] == 1
+        if _whole_leading_axes(a, shape) and shape[-1] == 2 and one:
             return Part(src, a.starts[-1])
     if m.b.const_value(name) is not None and m.b.type_of(name).shape[-1:] == (1,):
         return Part(name, None)
@@ -270,9 +271,7 @@ def _slice_source(m: Match) -> Node | str:
         return "input is not an fft_conv"
     a = n.attrs
     assert isinstance(a, SliceAttrs)
-    shape = conv.output.type.shape
-    lead = zip(a.starts[:-1], a.ends[:-1], a.steps[:-1], shape[:-1], strict=True)
-    if any((s, e, st) != (0, d, 1) for s, e, st, d in lead):
+    if not _whole_leading_axes(a, conv.output.type.shape):
         return "slices more than the last axis"
     if a.starts[-1] != 0 or a.steps[-1] < 1:
         return "does not start at 0 going forward"
