@@ -40,7 +40,7 @@ from fftc.ir import TensorType
 from fftc.ir.ops.conv import ConvAttrs, conv_out_dim
 from fftc.ir.ops.dft import DFTAttrs
 from fftc.ir.ops.movement import ConcatAttrs, PadAttrs, ReshapeAttrs, SliceAttrs
-from fftc.ir.ops.spectral import FFTConvAttrs
+from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs
 from fftc.kernels.fft.plan import next_smooth
 from fftc.passes.rewrite import Match, RewritePass, RewriteRule
 
@@ -52,7 +52,7 @@ MODES = ("auto", "always", "never")
 #: depthwise kernel per multiply-add, and the unfused FFT convolution (pad, forward
 #: FFTs, complex product, inverse FFTs, slice) per FFT point and channel, by rank
 DIRECT_NS_PER_MAC = {1: 0.016, 2: 0.005, 3: 0.005}
-FFT_NS_PER_POINT = {1: 1.2, 2: 5.3, 3: 8.0}
+FFT_NS_PER_POINT = {1: 1.2, 2: 1.0, 3: 8.0}
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,15 @@ def plan_fft_conv(x: TensorType, w: TensorType, a: ConvAttrs) -> FFTConvPlan:
                      a.pads[rank + i])
         for i in range(rank)
     )  # fmt: skip
-    if rank == 1:  # the fused kernel: no explicit padding, an even length
-        need = max(x.shape[2] + max(a.pads[0], a.pads[1]), (out[0] - 1) * a.strides[0] + 1)
-        lengths: tuple[int, ...] = (2 * next_smooth((need + 1) // 2, FAST_PRIMES),)
+    if rank in (1, 2):  # the fused kernels: no explicit padding, the last length even
+        need = [
+            max(x.shape[2 + i] + max(a.pads[i], a.pads[rank + i]), (out[i] - 1) * a.strides[i] + 1)
+            for i in range(rank)
+        ]
+        lengths: tuple[int, ...] = (
+            *(next_smooth(n, FAST_PRIMES) for n in need[:-1]),
+            2 * next_smooth((need[-1] + 1) // 2, FAST_PRIMES),
+        )
     else:
         lengths = tuple(next_smooth(p, FAST_PRIMES) for p in padded)
     planes = x.shape[0] * w.shape[0]
@@ -158,12 +164,25 @@ def wrapped_spectrum(w: np.ndarray, dilation: int, length: int, shift: int) -> n
     dilated kernel wrapped onto ``length`` points (the circular correlation is
     exact for it), conjugated (a correlation), and shifted by ``shift`` (the left
     padding: output ``t`` is correlation index ``t - shift``), float64."""
-    c, k = w.shape[0], w.shape[2]
-    taps = np.arange(k) * dilation % length
-    wrapped = np.zeros((c, length))
-    for j in range(k):
-        wrapped[:, taps[j]] += w[:, 0, j].astype(np.float64)
-    return spectrum_for_kernel(wrapped, length, shift)
+    return wrapped_spectrum_nd(w, (dilation,), (length,), (shift,))
+
+
+def wrapped_spectrum_nd(
+    w: np.ndarray, dilations: Sequence[int], lengths: Sequence[int], shifts: Sequence[int]
+) -> np.ndarray:
+    """:func:`wrapped_spectrum` over every spatial axis of ``w`` ``(C, 1, *K)``:
+    ``(C, *lengths[:-1], lengths[-1]//2 + 1, 2)``, onesided on the last axis."""
+    rank = w.ndim - 2
+    wrapped = np.zeros((w.shape[0], *lengths))
+    for taps in np.ndindex(*w.shape[2:]):
+        at = tuple(t * d % n for t, d, n in zip(taps, dilations, lengths, strict=True))
+        wrapped[(slice(None), *at)] += w[(slice(None), 0, *taps)].astype(np.float64)
+    spec = np.conj(np.fft.rfftn(wrapped, s=tuple(lengths), axes=range(1, rank + 1)))
+    for axis, (n, shift) in enumerate(zip(lengths, shifts, strict=True)):
+        k = np.arange(spec.shape[1 + axis])
+        phase = np.exp(-2j * np.pi * k * shift / n)
+        spec = spec * phase.reshape((-1,) + (1,) * (rank - 1 - axis))
+    return np.stack([spec.real, spec.imag], axis=-1)
 
 
 def _rewrite_1d(m: Match, p: FFTConvPlan) -> Sequence[str]:
@@ -178,11 +197,32 @@ def _rewrite_1d(m: Match, p: FFTConvPlan) -> Sequence[str]:
     k = b.constant(spec.astype(dtype), f"{n.name}_spectrum")
     attrs = FFTConvAttrs(p.lengths[0], p.out[0], a.strides[0])
     y = b.node1("fft_conv", [xname, k], attrs, name=n.name)
-    if len(n.inputs) > 2 and n.inputs[2] is not None:
-        c = b.type_of(xname).shape[1]
-        bias = b.node1("reshape", [n.inputs[2]], ReshapeAttrs((c, 1)), name=n.name)
-        y = b.node1("add", [y, bias], name=n.name)
-    return [y]
+    return [_add_bias(m, y, 1)]
+
+
+def _rewrite_2d(m: Match, p: FFTConvPlan) -> Sequence[str]:
+    n, b = m.node, m.b
+    a = n.attrs
+    assert isinstance(a, ConvAttrs)
+    xname, wname = n.inputs[0] or "", n.inputs[1] or ""
+    weights = b.const_value(wname)
+    assert weights is not None
+    dtype = b.type_of(xname).dtype.numpy()
+    spec = wrapped_spectrum_nd(weights, a.dilations, p.lengths, a.pads[:2])
+    k = b.constant(spec.astype(dtype), f"{n.name}_spectrum")
+    lengths, out, strides = p.lengths, p.out, a.strides
+    attrs = FFTConv2DAttrs((lengths[0], lengths[1]), (out[0], out[1]), (strides[0], strides[1]))
+    y = b.node1("fft_conv2d", [xname, k], attrs, name=n.name)
+    return [_add_bias(m, y, 2)]
+
+
+def _add_bias(m: Match, y: str, rank: int) -> str:
+    n, b = m.node, m.b
+    if len(n.inputs) < 3 or n.inputs[2] is None:
+        return y
+    c = b.type_of(n.inputs[0] or "").shape[1]
+    bias = b.node1("reshape", [n.inputs[2]], ReshapeAttrs((c, *(1,) * rank)), name=n.name)
+    return b.node1("add", [y, bias], name=n.name)
 
 
 def _rewrite(m: Match) -> Sequence[str]:
@@ -196,6 +236,8 @@ def _rewrite(m: Match) -> Sequence[str]:
     rank, p = x.rank - 2, _plan(m)
     if rank == 1:
         return _rewrite_1d(m, p)
+    if rank == 2:
+        return _rewrite_2d(m, p)
     batch, c = x.shape[:2]
     dtype = x.dtype.numpy()
     name = n.name
@@ -228,10 +270,7 @@ def _rewrite(m: Match) -> Sequence[str]:
     steps = (1, 1, *a.strides, 1)
     h = b.node1("slice", [h], SliceAttrs(starts, stops, steps), name=name)
     y = b.node1("reshape", [h], ReshapeAttrs((batch, c, *p.out)), name=name)
-    if len(n.inputs) > 2 and n.inputs[2] is not None:
-        bias = b.node1("reshape", [n.inputs[2]], ReshapeAttrs((c, *(1,) * rank)), name=name)
-        y = b.node1("add", [y, bias], name=name)
-    return [y]
+    return [_add_bias(m, y, rank)]
 
 
 def _last_slice(shape: tuple[int, ...], k: int) -> SliceAttrs:

@@ -18,6 +18,7 @@ import fftc
 from fftc.api import CompileOptions
 from fftc.ir import DType, GraphBuilder, TensorType, parse_graph, print_graph
 from fftc.ir.ops.conv import ConvAttrs
+from fftc.ir.ops.spectral import FFTConv2DAttrs
 from fftc.passes import PassContext
 from fftc.passes.conv_to_fft import CONV_TO_FFT, kernel_spectrum, plan_fft_conv, wrapped_spectrum
 from fftc.testing import run_onnxruntime
@@ -175,14 +176,26 @@ def test_ir_snapshot_1d_is_one_fused_fft_conv():
     assert print_graph(parse_graph(text)) == text
 
 
-def test_2d_rewrite_is_the_unfused_dft_chain():
+def test_2d_rewrite_is_one_fused_fft_conv2d():
+    """8x8 input, 3x3 kernel, pads 1: no wrap needs 8 + 1 = 9 points per axis: 9 x 10
+    (the last length even); the wrapped kernel's spectrum is (C, 9, 6, 2)."""
     graph = _graph((1, 2, 8, 8), (3, 3))
+    out = CONV_TO_FFT.run(graph, PassContext({"conv_fft": "always"}))
+    assert print_graph(parse_graph(print_graph(out))) == print_graph(out)
+    (node,) = out.nodes
+    assert node.op == "fft_conv2d"
+    assert node.attrs == FFTConv2DAttrs((9, 10), (8, 8), (1, 1), -2)
+    assert out.type_of(node.inputs[1] or "").shape == (2, 9, 6, 2)
+
+
+def test_3d_rewrite_is_the_unfused_dft_chain():
+    graph = _graph((1, 2, 4, 4, 4), (3, 3, 3))
     out = CONV_TO_FFT.run(graph, PassContext({"conv_fft": "always"}))
     assert print_graph(parse_graph(print_graph(out))) == print_graph(out)
     ops = [n.op for n in out.nodes]
     assert ops == [
-        "pad", "reshape", "dft", "dft", "slice", "slice", "concat", "mul", "mul", "add",
-        "dft", "dft", "slice", "reshape",
+        "pad", "reshape", "dft", "dft", "dft", "slice", "slice", "concat", "mul", "mul", "add",
+        "dft", "dft", "dft", "slice", "reshape",
     ]  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from fftc.codegen.tvm_api import relax
 from fftc.ir import Node
 from fftc.ir.ops.conv import ConvAttrs, ConvTransposeAttrs, PoolAttrs
 from fftc.ir.ops.dft import DFTAttrs
-from fftc.ir.ops.spectral import FFTConvAttrs
+from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs
 
 op = relax.op
 
@@ -128,6 +128,26 @@ def fft_conv(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list
                       stride=a.stride, knobs=ctx.node_knobs(node))  # fmt: skip
     if len(shape) == 1:
         y = ctx.emit(op.reshape(y, (a.out_length,)))
+    return [y]
+
+
+@lowers("fft_conv2d")
+@accumulate_in_f32
+def fft_conv2d(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    from fftc.kernels.fft.plan import plan_complex
+    from fftc.kernels.fft_conv2d import emit_fft_conv2d
+
+    a = node.attrs
+    assert isinstance(a, FFTConv2DAttrs)
+    knobs = ctx.node_knobs(node)
+    cols, rows = plan_complex(a.lengths[0], knobs), plan_complex(a.lengths[1] // 2, knobs)
+    ctx.notes.append(
+        f"{node.label}: fused 2-D FFT convolution {a.lengths[0]}x{a.lengths[1]} (columns "
+        f"{cols.describe()}, rows real through complex {rows.describe()}), product and "
+        "inverse in one kernel per image"
+    )
+    y = emit_fft_conv2d(ctx.bb, args[0], args[1], lengths=a.lengths, out_shape=a.out_shape,
+                        strides=a.strides, axis=a.axis, knobs=knobs)  # fmt: skip
     return [y]
 
 

@@ -126,3 +126,80 @@ register_op(
         doc="irfft(rfft(x, length) * spectrum)[::stride][:out_length] along the last axis.",
     )
 )
+
+
+@dataclass(frozen=True)
+class FFTConv2DAttrs(Attrs):
+    lengths: tuple[int, int]  # FFT points along (axis, axis + 1); the second even
+    out_shape: tuple[int, int]
+    strides: tuple[int, int] = (1, 1)
+    axis: int = -2  # the first of the two transformed axes (NCHW: -2; NHWC: -3)
+
+
+def fft2_axes(rank: int, a: FFTConv2DAttrs) -> tuple[int, int]:
+    """The two transformed axes of a rank-``rank`` input, non-negative."""
+    first = a.axis + rank if a.axis < 0 else a.axis
+    return first, first + 1
+
+
+def _fft_conv2d_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
+    assert isinstance(a, FFTConv2DAttrs)
+    x, k = need(ts[0], "x"), need(ts[1], "spectrum")
+    same_dtype("fft_conv2d", [x, k])
+    if not x.dtype.is_float:
+        raise IRError(f"fft_conv2d: input must be floating point, got {x.dtype.value}")
+    first, second = fft2_axes(x.rank, a)
+    if not (first >= 0 and second < x.rank):
+        raise IRError(f"fft_conv2d: axis {a.axis} leaves no two axes in input {x}")
+    (nh, nw), (oh, ow) = a.lengths, a.out_shape
+    if nh < 1 or nw < 2 or nw % 2:
+        raise IRError(f"fft_conv2d: lengths must be >= 1 and even >= 2, got {a.lengths}")
+    if x.shape[first] > nh or x.shape[second] > nw:
+        raise IRError(f"fft_conv2d: input {x} is larger than the FFT lengths {a.lengths}")
+    spectral = list(x.shape)
+    spectral[first], spectral[second] = nh, nw // 2 + 1
+    if k.rank < 3 or k.shape[-1] != 2 or k.rank - 1 > x.rank:
+        raise IRError(f"fft_conv2d: spectrum must be (..., {nh}, {nw // 2 + 1}, ..., 2), got {k}")
+    kdims = k.shape[:-1]
+    lead = x.rank - len(kdims)
+    if first < lead or tuple(kdims[first - lead : second - lead + 1]) != (nh, nw // 2 + 1):
+        raise IRError(f"fft_conv2d: spectrum {k} has no ({nh}, {nw // 2 + 1}) at the FFT axes")
+    if broadcast_shapes("fft_conv2d", tuple(spectral), kdims) != tuple(spectral):
+        raise IRError(f"fft_conv2d: spectrum {k} does not broadcast to {tuple(spectral)}")
+    for n, o, s in zip(a.lengths, a.out_shape, a.strides, strict=True):
+        if s < 1 or o < 1 or (o - 1) * s >= n:
+            raise IRError(
+                f"fft_conv2d: {a.out_shape} outputs with strides {a.strides} exceed {a.lengths}"
+            )
+    out = list(x.shape)
+    out[first], out[second] = oh, ow
+    return [x.with_shape(tuple(out))]
+
+
+def fft_conv2d_reference(x: np.ndarray, spectrum: np.ndarray, a: FFTConv2DAttrs) -> np.ndarray:
+    """float64 NumPy FFTs, result in ``x``'s dtype."""
+    axes = fft2_axes(x.ndim, a)
+    xf = np.fft.rfft2(x.astype(np.float64), s=a.lengths, axes=axes)
+    y = np.fft.irfft2(xf * complex_of(spectrum), s=a.lengths, axes=axes)
+    index = [slice(None)] * x.ndim
+    for axis, o, s in zip(axes, a.out_shape, a.strides, strict=True):
+        index[axis] = slice(0, (o - 1) * s + 1, s)
+    return y[tuple(index)].astype(x.dtype)
+
+
+def _fft_conv2d_ref(xs: Sequence[np.ndarray | None], a: Attrs) -> list[np.ndarray]:
+    assert isinstance(a, FFTConv2DAttrs)
+    return [fft_conv2d_reference(arr(xs[0]), arr(xs[1]), a)]
+
+
+register_op(
+    OpDef(
+        "fft_conv2d",
+        ("x", "spectrum"),
+        _fft_conv2d_infer,
+        _fft_conv2d_ref,
+        FFTConv2DAttrs,
+        kind=OpKind.spectral,
+        doc="irfft2(rfft2(x, lengths) * spectrum)[::strides][:out_shape] over axes (axis, axis+1).",
+    )
+)

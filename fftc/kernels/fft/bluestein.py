@@ -32,7 +32,7 @@ from fftc.codegen.tvm_api import te, tirx
 
 from .butterfly import Cx, PrimExpr, cmul
 from .plan import BluesteinPlan, CorePlan, MixedRadixPlan, planar, root_table
-from .stockham import Source, stockham_fft
+from .stockham import Batch, Source, stockham_fft
 
 
 def core_tables(plan: CorePlan, sign: int, prefix: str) -> dict[str, np.ndarray]:
@@ -63,7 +63,7 @@ def core_tables(plan: CorePlan, sign: int, prefix: str) -> dict[str, np.ndarray]
 def build_core(
     plan: CorePlan,
     source: Source,
-    batch: int,
+    batch: Batch,
     sign: int,
     tables: Mapping[str, te.Tensor],
     dtype: str,
@@ -85,7 +85,7 @@ def build_core(
 def _bluestein(
     plan: BluesteinPlan,
     source: Source,
-    batch: int,
+    batch: Batch,
     tables: Mapping[str, te.Tensor],
     dtype: str,
     prefix: str,

@@ -50,9 +50,35 @@ RADIX_ATTR = "fftc.fft.radix"
 SPAN_ATTR = "fftc.fft.span"
 
 
+#: a batch: one extent, or several (a multi-dimensional batch index ``b``, a tuple)
+Batch = int | tuple[int, ...]
+
+
+def batch_dims(batch: Batch) -> tuple[int, ...]:
+    """The batch extents as a tuple."""
+    return batch if isinstance(batch, tuple) else (batch,)
+
+
+def batch_index(b: PrimExpr | tuple[PrimExpr, ...]) -> tuple[PrimExpr, ...]:
+    """A batch index (one expression, or a tuple for a multi-dimensional batch) as a tuple."""
+    return b if isinstance(b, tuple) else (b,)
+
+
+def _compute(batch: Batch, length: int, body: Callable[..., PrimExpr], name: str,
+             attrs: dict[str, object]) -> te.Tensor:  # fmt: skip
+    """A ``(*batch, 2, length)`` compute whose ``body(b, c, f)`` sees the batch as one index."""
+    dims = batch_dims(batch)
+
+    def flat(*index: PrimExpr) -> PrimExpr:
+        b = index[0] if len(dims) == 1 else tuple(index[: len(dims)])
+        return body(b, index[-2], index[-1])
+
+    return te.compute((*dims, 2, length), flat, name=name, attrs=attrs)
+
+
 def planar_source(y: te.Tensor) -> Source:
-    """Read a planar ``(B, 2, N)`` tensor as a source."""
-    return lambda b, n: Cx(y[b, 0, n], y[b, 1, n])
+    """Read a planar ``(*B, 2, N)`` tensor as a source."""
+    return lambda b, n: Cx(y[(*batch_index(b), 0, n)], y[(*batch_index(b), 1, n)])
 
 
 def part(value: PrimExpr | None, dtype: str) -> PrimExpr:
@@ -70,7 +96,7 @@ def select_index(index: PrimExpr, values: Sequence[PrimExpr]) -> PrimExpr:
 
 def stockham_stage(
     source: Source,
-    batch: int,
+    batch: Batch,
     length: int,
     radix: int,
     span: int,
@@ -124,16 +150,12 @@ def stockham_stage(
         im = select_index(r, [part(o.im, dtype) for o in outputs])
         return scope.wrap(tirx.Select(c == 0, re, im))
 
-    return te.compute(
-        (batch, 2, length),
-        body,
-        name=name,
-        attrs={KERNEL_ATTR: f"{tag}.stage", RADIX_ATTR: radix, SPAN_ATTR: span},
-    )
+    attrs = {KERNEL_ATTR: f"{tag}.stage", RADIX_ATTR: radix, SPAN_ATTR: span}
+    return _compute(batch, length, body, name, attrs)
 
 
 def materialize(
-    source: Source, batch: int, length: int, dtype: str, name: str, tag: str = "fft"
+    source: Source, batch: Batch, length: int, dtype: str, name: str, tag: str = "fft"
 ) -> Source:
     """``source`` computed once into a planar ``(B, 2, N)`` tensor (block tag ``fft.pack``).
 
@@ -148,13 +170,13 @@ def materialize(
         value = scope.bind(source(b, n))
         return scope.wrap(tirx.Select(c == 0, part(value.re, dtype), part(value.im, dtype)))
 
-    attrs = {KERNEL_ATTR: f"{tag}.pack"}
-    return planar_source(te.compute((batch, 2, length), body, name=name, attrs=attrs))
+    attrs: dict[str, object] = {KERNEL_ATTR: f"{tag}.pack"}
+    return planar_source(_compute(batch, length, body, name, attrs))
 
 
 def stockham_fft(
     source: Source,
-    batch: int,
+    batch: Batch,
     length: int,
     radices: Sequence[int],
     sign: int,

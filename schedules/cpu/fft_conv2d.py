@@ -1,0 +1,126 @@
+"""CPU schedule template for the fused 2-D FFT convolution (``fftc.kernels.fft_conv2d``).
+
+Attached to the output block (``fft_conv2d.out``, with Relax's fused epilogue).
+The kernel's rows ``b`` (every axis but the two transformed ones) are split
+into groups of ``V`` (knob ``fft_conv2d.rows``, the largest power of two not
+above it dividing the row count); then:
+
+1. the output's row loops are fused and split into ``(group, lane)``; the
+   group loop is parallel and outermost, the lane loop innermost and vectorised;
+2. every other block (the row, column and inverse FFT stages and the irfft
+   pack) is computed inside the group loop, last producer first: each group's
+   intermediates are contiguous ranges of its batches (``b*E + e`` for ``E``
+   image rows, bins or output rows per row ``b``) and stay in cache;
+3. each intermediate is laid out ``(group, e, c, f, lane)``, so that in every
+   stage the lane loop (the ``V`` rows) is innermost and contiguous: each
+   butterfly operand is one full vector and no stage shuffles;
+4. each stage's point index is split ``f = (q*R + r)*L + k`` as in the 1-D
+   template, ``r`` and the complex part unrolled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fftc.kernels.fft.stockham import RADIX_ATTR, SPAN_ATTR
+from fftc.schedules.base import KERNEL_ATTR, Knob, KnobSource, template
+
+from .fft import _extent, _value
+
+STAGE, PACK = "fft_conv2d.stage", "fft_conv2d.pack"
+AXIS_ATTR, ROWS_ATTR = "fftc.fft_conv2d.axis", "fftc.fft_conv2d.rows"
+SPECTRUM_ATTR = "fftc.fft_conv2d.spectrum"
+
+ROWS = Knob(
+    "fft_conv2d.rows",
+    (0, 1, 4, 8, 16),
+    0,
+    # 1 thread, 31x31 kernels: 128x56x56 (72x72 points) 8 rows 1.47 ms, 4 rows 1.24;
+    # 512x14x14 (30x30) 8 rows 0.41, 4 rows 0.47: 0 picks by the cache budget
+    "rows (channels) computed together, one per fp32 vector lane; 0: the most of 8 and 4 "
+    "whose column spectra fit CACHE_BUDGET bytes",
+)
+#: bytes of one group's column spectra (rows x NH x bins complex) the automatic choice allows
+CACHE_BUDGET = 128 * 1024
+
+
+def _tag(sch: Any, block: Any) -> str:
+    return str(sch.get(block).annotations.get(KERNEL_ATTR, ""))
+
+
+def _group_lanes(rows: int, wanted: int) -> int:
+    lanes = wanted
+    while lanes > 1 and rows % lanes:
+        lanes //= 2
+    return lanes
+
+
+def _lay_out(sch: Any, block: Any, lanes: int) -> None:
+    """Batch ``(b, e)`` -> ``(b // V, e, c, f, b % V)``."""
+
+    def index_map(b: Any, e: Any, c: Any, f: Any) -> tuple[Any, ...]:
+        return (b // lanes, e, c, f, b % lanes)
+
+    sch.transform_layout(block, ("write", 0), index_map)
+
+
+def _point_loops(sch: Any, block: Any, lf: Any) -> list[Any]:
+    """Split a stage's point loop ``f`` into ``(q, r, k)`` where the extent allows."""
+    annotations = sch.get(block).annotations
+    radix, span = int(annotations[RADIX_ATTR]), int(annotations[SPAN_ATTR])
+    extent = _extent(sch, lf)
+    if extent % (radix * span) == 0:
+        lq, lr, lk = sch.split(lf, factors=[extent // (radix * span), radix, span])
+        sch.unroll(lr)
+        return [lq, lk, lr]
+    if extent > span:  # a pruned last stage: r's last iteration may be partial
+        lr, lk = sch.split(lf, factors=[None, span])
+        sch.unroll(lr)
+        return [lk, lr]
+    return [lf]
+
+
+def _schedule_producer(sch: Any, block: Any) -> None:
+    lv, le, lc, lf = sch.get_loops(block)[-4:]
+    points = _point_loops(sch, block, lf) if _tag(sch, block) == STAGE else [lf]
+    sch.reorder(le, *points, lc, lv)
+    sch.unroll(lc)
+    if _extent(sch, lv) > 1:
+        sch.vectorize(lv)
+
+
+@template("fft_conv2d.out", "llvm", knobs=(ROWS,))
+def schedule_fft_conv2d(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    annotations = sch.get(block).annotations
+    first, rows = int(annotations[AXIS_ATTR]), int(annotations[ROWS_ATTR])
+    loops = sch.get_loops(block)
+    if len(loops) != len(sch.get(block).iter_vars):
+        return
+    row_loops = [*loops[:first], *loops[first + 2 :]]
+    ly, lx = loops[first], loops[first + 1]
+    if row_loops:
+        sch.reorder(*row_loops, ly, lx)
+        row = sch.fuse(*row_loops) if len(row_loops) > 1 else row_loops[0]
+    else:
+        row = sch.add_unit_loop(ly)
+    bits = int(sch.get(block).writes[0].source.dtype.bits)
+    wanted = _value(sch, knobs.get(ROWS))
+    if wanted == 0:
+        per_row = int(annotations[SPECTRUM_ATTR]) * 2 * bits // 8
+        wanted = 8 if 8 * per_row <= CACHE_BUDGET else 4
+    lanes = _group_lanes(rows, wanted * 32 // bits)
+    group, lane = sch.split(row, factors=[None, lanes])
+    sch.reorder(group, ly, lx, lane)
+    if lanes > 1:
+        sch.vectorize(lane)
+    sch.parallel(group)
+    producers = [
+        b for b in sch.get_child_blocks(sch.get_sblock("root")) if _tag(sch, b) in (STAGE, PACK)
+    ]
+    if lanes > 1:
+        for producer in producers:
+            _lay_out(sch, producer, lanes)
+    for producer in reversed(producers):
+        sch.compute_at(producer, group, preserve_unit_loops=True)
+    for producer in producers:
+        _schedule_producer(sch, producer)
