@@ -35,13 +35,23 @@ ROWS = Knob(
     "fft_conv2d.rows",
     (0, 1, 4, 8, 16),
     0,
-    # 1 thread, 31x31 kernels: 128x56x56 (72x72 points) 8 rows 1.47 ms, 4 rows 1.24;
-    # 512x14x14 (30x30) 8 rows 0.41, 4 rows 0.47: 0 picks by the cache budget
-    "rows (channels) computed together, one per fp32 vector lane; 0: the most of 8 and 4 "
-    "whose column spectra fit CACHE_BUDGET bytes",
+    "rows (channels) computed together, one per fp32 vector lane; 0: by the size of a "
+    "row's column spectra (see _auto_rows)",
 )
-#: bytes of one group's column spectra (rows x NH x bins complex) the automatic choice allows
-CACHE_BUDGET = 128 * 1024
+
+
+def _auto_rows(points: int, bits: int) -> int:
+    """Rows per group for ``points`` complex column-spectrum points per row.
+
+    Measured (2 threads, kernel alone, rows 4 / 8 / 16): 56x56 GFNet, 1624 points:
+    2.9 / 2.5 / 1.7 ms; 45x48, 1125 points: 0.62 / 0.61 / 0.65; 30x30, 480 points:
+    0.25 / 0.21 / 0.27; 72x72, 2664 points: 0.70 / 0.77 / 0.76.  So: 16 rows from
+    1500 points while 16 rows' spectra fit 256 KiB, else 8 within 128 KiB, else 4.
+    """
+    per_row = points * 2 * bits // 8
+    if points >= 1500 and 16 * per_row <= 256 * 1024:
+        return 16
+    return 8 if 8 * per_row <= 128 * 1024 else 4
 
 
 def _tag(sch: Any, block: Any) -> str:
@@ -106,8 +116,7 @@ def schedule_fft_conv2d(sch: Any, block: Any, target: Any, knobs: KnobSource) ->
     bits = int(sch.get(block).writes[0].source.dtype.bits)
     wanted = _value(sch, knobs.get(ROWS))
     if wanted == 0:
-        per_row = int(annotations[SPECTRUM_ATTR]) * 2 * bits // 8
-        wanted = 8 if 8 * per_row <= CACHE_BUDGET else 4
+        wanted = _auto_rows(int(annotations[SPECTRUM_ATTR]), bits)
     lanes = _group_lanes(rows, wanted * 32 // bits)
     group, lane = sch.split(row, factors=[None, lanes])
     sch.reorder(group, ly, lx, lane)

@@ -102,9 +102,9 @@ def _evaluate(graph, feeds):
     return values[graph.outputs[0]]
 
 
-def _check_numerics(graph):
+def _check_numerics(graph, op="fft_conv"):
     fused, _ = _fused(graph)
-    assert "fft_conv" in [n.op for n in fused.nodes]
+    assert op in [n.op for n in fused.nodes]
     rng = np.random.default_rng(1)
     feeds = {v.name: rng.standard_normal(v.type.shape).astype(np.float32) for v in graph.inputs}
     ref = _evaluate(graph, feeds)
@@ -152,3 +152,62 @@ def test_mismatched_lengths_are_refused_with_a_reason():
     assert "cmul" in [n.op for n in out.nodes]
     reasons = [str(d) for d in ctx.decisions if "fft_conv" in str(d)]
     assert any("no operand of the product" in r for r in reasons), reasons
+
+
+def gfnet_pattern(shape=(1, 6, 8, 3), axis=1, *, scales=True, runtime=False, width_dft=None):
+    """GFNet's global filter as PyTorch exports it: rfft2 over (axis, axis+1) with
+    ``norm="ortho"`` written as scalar divisions and multiplications, a complex
+    product with a (constant or run-time) spectrum, irfft2."""
+    b = GraphBuilder("g")
+    x = b.input("x", TensorType(shape, F32))
+    nh, nw = shape[axis], width_dft or shape[axis + 1]
+    spectral = list(shape)
+    spectral[axis], spectral[axis + 1] = nh, nw // 2 + 1
+    kshape = (*spectral[axis:], 2)
+    rng = np.random.default_rng(4)
+    if runtime:
+        k = b.input("k", TensorType(kshape, F32))
+    else:
+        k = b.constant(rng.standard_normal(kshape).astype(np.float32), "k")
+    root = b.constant(np.asarray(np.sqrt(nh), np.float32), "root_h")
+    root_w = b.constant(np.asarray([np.sqrt(nw)], np.float32), "root_w")
+
+    def scaled(t, op, c):
+        return b.node1(op, [t, c]) if scales else t
+
+    h = b.node1("reshape", [x], ReshapeAttrs((*shape, 1)))
+    h = scaled(h, "div", root_w)
+    h = b.node1("dft", [h], DFTAttrs(axis + 1, nw, onesided=True))
+    h = scaled(h, "div", root)
+    h = b.node1("dft", [h], DFTAttrs(axis, nh))
+    h = b.node1("cmul", [h, k])
+    h = b.node1("dft", [h], DFTAttrs(axis, nh, inverse=True))
+    h = scaled(h, "mul", root)
+    h = b.node1("dft", [h], DFTAttrs(axis + 1, nw, inverse=True, onesided=True))
+    h = scaled(h, "mul", root_w)
+    out = list(shape)
+    out[axis + 1] = nw
+    y = b.node1("reshape", [h], ReshapeAttrs(tuple(out)))
+    return b.build([y], ["y"])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"axis": 2, "shape": (1, 4, 6, 10), "scales": False}, {"runtime": True},
+     {"shape": (2, 5, 6, 8), "axis": 1}],
+    ids=["gfnet-nhwc-ortho", "nchw-backward", "run-time-spectrum", "batch-2"],
+)  # fmt: skip
+def test_rfft2_product_irfft2_becomes_fft_conv2d(kwargs):
+    graph = gfnet_pattern(**kwargs)
+    fused, ctx = _fused(graph)
+    assert [n.op for n in fused.nodes if n.op != "mul"] == ["fft_conv2d"], print_graph(fused)
+    assert any("=> fft_conv2d" in str(d) for d in ctx.decisions)
+    _check_numerics(graph, "fft_conv2d")
+
+
+def test_odd_last_length_is_refused_with_a_reason():
+    graph = gfnet_pattern(shape=(1, 6, 7, 3))
+    out, ctx = _fused(graph)
+    assert "fft_conv2d" not in [n.op for n in out.nodes]
+    reasons = [str(d) for d in ctx.decisions if "fft_conv2d" in str(d)]
+    assert any("odd FFT length 7" in r for r in reasons), reasons
