@@ -25,6 +25,7 @@ import numpy as np
 from fftc.bench.export import OUTPUT_NAME
 from fftc.bench.suites import Problem
 from fftc.bench.timing import NotAvailable, Settings, Timing, time_calls
+from fftc.errors import FftcError
 
 #: ONNX ops TVM 0.27's ONNX frontend has no converter for
 TVM_MISSING_OPS = ("DFT", "STFT")
@@ -45,10 +46,6 @@ class Candidate:
     impl: str  # fftc | torch | onnxruntime | tvm
     variant: str  # e.g. "direct" / "fft" for PyTorch, "" otherwise
     prepare: Callable[[], Prepared]
-
-    @property
-    def label(self) -> str:
-        return f"{self.impl}({self.variant})" if self.variant else self.impl
 
 
 # -- fftc ---------------------------------------------------------------------------------------
@@ -155,7 +152,7 @@ def _prepare_tvm(problem: Problem, model_path: Path, settings: Settings) -> Prep
     try:
         mod = tvm_api.relax_from_onnx(model)
     except Exception as err:
-        raise NotAvailable(f"TVM's ONNX frontend failed: {_error_summary(err)}") from err
+        raise NotAvailable(f"TVM's ONNX frontend failed: {error_text(err)}") from err
     executable = tvm_api.build_relax_untuned(mod, target)
     compile_s = time.perf_counter() - t0
     dev = tvm_runtime.device("llvm")
@@ -171,7 +168,11 @@ def _prepare_tvm(problem: Problem, model_path: Path, settings: Settings) -> Prep
     return Prepared(run, measure, compile_s, ["untuned: relax 'zero' pipeline, no MetaSchedule"])
 
 
-def _error_summary(err: BaseException) -> str:
+def error_text(err: BaseException) -> str:
+    """A failure in one line: fftc's own message, else the exception's type and the last
+    line of its message (where TVM puts the error itself), at most 300 characters."""
+    if isinstance(err, FftcError):
+        return str(err)
     lines = [line for line in str(err).strip().splitlines() if line.strip()]
     return f"{type(err).__name__}: {lines[-1] if lines else ''}"[:300]
 

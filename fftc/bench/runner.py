@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fftc.bench.baselines import Candidate, candidates
+from fftc.bench.baselines import Candidate, candidates, error_text
 from fftc.bench.export import cached_model
 from fftc.bench.suites import Case, make_problem, reference
 from fftc.bench.timing import SLOW_CALL_S, NotAvailable, Settings, Timing, runs_for
-from fftc.errors import FftcError
 from fftc.testing import compare
 
 Log = Callable[[str], None]
@@ -116,7 +115,7 @@ def measure(candidate: Candidate, expected: np.ndarray, settings: Settings) -> M
         m.status, m.reason = "n/a", str(err)
         return m
     except Exception as err:
-        m.status, m.reason = "error", _error_text(err)
+        m.status, m.reason = "error", error_text(err)
         return m
     m.compile_s, m.details = prepared.compile_s, prepared.details
     try:
@@ -133,15 +132,8 @@ def measure(candidate: Candidate, expected: np.ndarray, settings: Settings) -> M
             per_call = min(per_call, time.perf_counter() - t0)
         m.timing = prepared.measure(runs_for(settings, per_call))
     except Exception as err:
-        m.status, m.reason = "error", _error_text(err)
+        m.status, m.reason = "error", error_text(err)
     return m
-
-
-def _error_text(err: BaseException) -> str:
-    if isinstance(err, FftcError):
-        return str(err)
-    lines = [line for line in str(err).strip().splitlines() if line.strip()]
-    return f"{type(err).__name__}: {lines[-1] if lines else ''}"[:300]
 
 
 def _describe(m: Measurement, rtol: float) -> str:

@@ -40,6 +40,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class Timing:
+    """Milliseconds per call over ``runs`` timed calls."""
+
     median_ms: float
     min_ms: float
     max_ms: float
@@ -58,8 +60,9 @@ class NotAvailable(Exception):
 def runs_for(settings: Settings, seconds_per_call: float) -> int:
     """How many timed runs the policy gives a call of this duration."""
     per_call = max(seconds_per_call, 1e-7)
-    runs = max(settings.repeat, math.ceil(settings.min_time_s / per_call))
-    budget = max(MIN_RUNS, math.floor(settings.max_time_s / per_call))
+    # capped at MAX_RUNS before rounding: --min-time/--max-time inf must not overflow
+    runs = max(settings.repeat, math.ceil(min(settings.min_time_s / per_call, MAX_RUNS)))
+    budget = max(MIN_RUNS, math.floor(min(settings.max_time_s / per_call, MAX_RUNS)))
     return max(1, min(runs, budget, MAX_RUNS))
 
 

@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from fftc.cli.common import Formatter, check_new_file
 from fftc.errors import UsageError, VerificationError
 
 if TYPE_CHECKING:
+    from fftc.bench.runner import CaseResult
     from fftc.bench.timing import Settings
 
 IMPL_NAMES = ("fftc", "torch", "onnxruntime", "tvm")
@@ -110,10 +112,11 @@ def register(sub: Any, formatter: Formatter) -> None:
     p.set_defaults(handler=cmd_bench)
 
 
-def _positive(value: float | None, option: str, default: float, minimum: float = 1) -> float:
+def _at_least(value: float | None, option: str, default: float, minimum: float = 1) -> float:
+    """``value`` (``default`` if not given), refused below ``minimum`` or NaN."""
     if value is None:
         return default
-    if value < minimum:
+    if not value >= minimum:
         raise UsageError(f"{option} must be at least {minimum:g}")
     return value
 
@@ -121,11 +124,12 @@ def _positive(value: float | None, option: str, default: float, minimum: float =
 def _implementations(text: str) -> tuple[str, ...]:
     names = [IMPL_ALIASES.get(n.strip(), n.strip()) for n in text.split(",") if n.strip()]
     unknown = [n for n in names if n not in IMPL_NAMES]
-    if unknown or not names:
+    if unknown:
         raise UsageError(
-            f"--impl: unknown {unknown[0] if unknown else 'empty list'!r}; "
-            f"implementations are: {', '.join(IMPL_NAMES)}"
+            f"--impl: unknown {unknown[0]!r}; implementations are: {', '.join(IMPL_NAMES)}"
         )
+    if not names:
+        raise UsageError(f"--impl: name at least one of: {', '.join(IMPL_NAMES)}")
     return tuple(dict.fromkeys(names))
 
 
@@ -141,7 +145,7 @@ def _sizes(text: str | None) -> list[int]:
 def _check_environment(args: argparse.Namespace, plot: bool) -> None:
     if plot and importlib.util.find_spec("matplotlib") is None:
         raise UsageError("--plot needs matplotlib: pip install 'fftc[bench]'")
-    if args.rtol <= 0:
+    if not args.rtol > 0:  # also refuses NaN, which would flag every result
         raise UsageError("--rtol must be positive")
     if args.target.strip().partition(":")[0] not in ("llvm", "cpu"):
         raise UsageError(f"--target {args.target!r}: fftc bench measures on this CPU; "
@@ -160,14 +164,14 @@ def _settings(args: argparse.Namespace, cpus: int) -> Settings:
 
     quick = args.quick
     return Settings(
-        threads=int(_positive(args.threads, "--threads", cpus)),
+        threads=int(_at_least(args.threads, "--threads", cpus)),
         target=args.target,
         conv_fft=args.conv_fft,
-        repeat=int(_positive(args.repeat, "--repeat", 3 if quick else 20)),
-        warmup=int(_positive(args.warmup, "--warmup", 1 if quick else 2)),
-        min_time_s=_positive(args.min_time, "--min-time", 0.0 if quick else 0.5, 0),
-        max_time_s=_positive(args.max_time, "--max-time", 1.0 if quick else 10.0, 0),
-        seed=args.seed,
+        repeat=int(_at_least(args.repeat, "--repeat", 3 if quick else 20)),
+        warmup=int(_at_least(args.warmup, "--warmup", 1 if quick else 2)),
+        min_time_s=_at_least(args.min_time, "--min-time", 0.0 if quick else 0.5, 0),
+        max_time_s=_at_least(args.max_time, "--max-time", 1.0 if quick else 10.0, 0),
+        seed=int(_at_least(args.seed, "--seed", 0, 0)),  # NumPy refuses negative seeds
         rtol=args.rtol,
         implementations=_implementations(args.impl),
     )
@@ -182,9 +186,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cpus = usable_cpus()
     settings = _settings(args, cpus)
     threads, impls = settings.threads, settings.implementations
-    json_path = check_new_file(args.json, args.force, "JSON report") if args.json else None
-    plot_path = check_new_file(args.plot, args.force, "plot") if args.plot else None
-    _check_environment(args, plot_path is not None)
+    # refused before the run (and checked again before writing, see below)
+    if args.json:
+        check_new_file(args.json, args.force, "JSON report")
+    if args.plot:
+        check_new_file(args.plot, args.force, "plot")
+    _check_environment(args, bool(args.plot))
     cache_dir = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     if cache_dir.exists() and not cache_dir.is_dir():
         raise UsageError(f"--cache-dir {cache_dir}: not a directory")
@@ -207,26 +214,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
     machine = machine_info(parse_target(args.target).arch)
     machine["load_average_before"] = load_before
     machine["load_average_after"] = _load_average()
-    if json_path is not None:
+    if args.json:
+        # checked again: the run may have taken long enough for the file to appear
+        json_path = check_new_file(args.json, args.force, "JSON report")
         doc = to_json(results, settings, threads_used, machine, ["fftc", *sys.argv[1:]])
         write_json(json_path, doc)
         log(f"wrote {json_path}")
-    if plot_path is not None:
+    if args.plot:
+        plot_path = check_new_file(args.plot, args.force, "plot")
         title = (
             f"fftc bench, {machine['cpu_model']} ({machine['llvm_cpu']}), "
             f"{threads} threads, fp32, batch 1"
         )
         write_plot(plot_path, results, title)
         log(f"wrote {plot_path}")
-    bad = [
-        r.case.label
-        for r in results
-        if "fftc" in impls
-        and ((m := r.first("fftc")) is None or not m.ok or m.flagged(settings.rtol))
-    ]
+    bad = _fftc_failures(results, settings.rtol) if "fftc" in impls else []
     if bad:
         raise VerificationError(f"fftc failed or is off by more than --rtol on: {', '.join(bad)}")
     return 0
+
+
+def _fftc_failures(results: Sequence[CaseResult], rtol: float) -> list[str]:
+    """The cases where fftc did not run or is off by more than ``rtol``."""
+    return [
+        r.case.label
+        for r in results
+        if (m := r.first("fftc")) is None or not m.ok or m.flagged(rtol)
+    ]
 
 
 def _load_average() -> list[float] | None:

@@ -202,7 +202,9 @@ FFTC_NO_DEVICE(cuModuleUnload)
 FFTC_NO_DEVICE(cuTensorMapEncodeTiled)
 """
 
-STUB_NAME = "libcuda.so.1"
+#: the driver's soname: the real driver is looked up by it, and the stub is built under it
+DRIVER_SONAME = "libcuda.so.1"
+STUB_NAME = DRIVER_SONAME
 
 
 def cache_dir() -> Path:
@@ -254,7 +256,7 @@ def _load_driver() -> str:
     """Load a CUDA driver into the process: the real one if present, else the stub."""
     global _driver_handle
     try:
-        _driver_handle = ctypes.CDLL(STUB_NAME, mode=ctypes.RTLD_GLOBAL)
+        _driver_handle = ctypes.CDLL(DRIVER_SONAME, mode=ctypes.RTLD_GLOBAL)
         return "the installed CUDA driver"
     except OSError:
         pass

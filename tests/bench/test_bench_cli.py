@@ -46,7 +46,7 @@ def quick(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> dict[str, An
 
 
 @pytest.mark.torch
-def test_quick_run_prints_the_table(quick: dict[str, Any]):
+def test_quick_run_prints_the_table(quick: dict[str, Any]) -> None:
     run = quick["run"]
     assert run.returncode == 0, run.stderr
     lines = run.stdout.splitlines()
@@ -60,7 +60,7 @@ def test_quick_run_prints_the_table(quick: dict[str, Any]):
 
 
 @pytest.mark.torch
-def test_quick_run_json(quick: dict[str, Any]):
+def test_quick_run_json(quick: dict[str, Any]) -> None:
     assert quick["run"].returncode == 0, quick["run"].stderr
     doc = json.loads((quick["out"] / "b.json").read_text())
     assert doc["schema"] == "fftc-bench/1"
@@ -95,13 +95,13 @@ def test_quick_run_json(quick: dict[str, Any]):
 
 @pytest.mark.torch
 @pytest.mark.skipif(not HAS_MATPLOTLIB, reason="needs matplotlib")
-def test_quick_run_plot(quick: dict[str, Any]):
+def test_quick_run_plot(quick: dict[str, Any]) -> None:
     assert quick["run"].returncode == 0, quick["run"].stderr
     assert (quick["out"] / "b.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.torch
-def test_rerun_uses_the_cache_and_filters(quick: dict[str, Any], cache: Path):
+def test_rerun_uses_the_cache_and_filters(quick: dict[str, Any], cache: Path) -> None:
     assert quick["run"].returncode == 0, quick["run"].stderr
     models = sorted(p.name for p in cache.iterdir())
     assert len(models) == len(QUICK_CASES)
@@ -123,19 +123,23 @@ def test_rerun_uses_the_cache_and_filters(quick: dict[str, Any], cache: Path):
         (["convnext"], "unknown suite 'convnext'; suites are: longconv, dwconv2d, gfnet, fnet"),
         (["longconv", "--case", "L=7"], "--case 'L=7' matches no case; cases are: longconv L=1024"),
         (["fnet", "--impl", "fftc,jax"], "--impl: unknown 'jax'; implementations are: fftc,"),
+        (["fnet", "--impl", " , "], "--impl: name at least one of: fftc, torch,"),
         (["fnet", "--threads", "0"], "--threads must be at least 1"),
+        (["fnet", "--seed", "-1"], "--seed must be at least 0"),
+        (["fnet", "--rtol", "nan"], "--rtol must be positive"),
+        (["fnet", "--min-time", "nan"], "--min-time must be at least 0"),
         (["fnet", "--sizes", "a,b"], "--sizes 'a,b': give whole numbers separated by commas"),
         (["fnet", "--json", "."], ".: is a directory; give a file name for the JSON report"),
         (["fnet", "--target", "cuda:sm_90"], "--target 'cuda:sm_90': fftc bench measures on this"),
     ],
 )
-def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]):
+def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"fftc: error: {message}"), err
 
 
-def test_existing_outputs_need_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_existing_outputs_need_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     existing = tmp_path / "b.json"
     existing.write_text("keep")
     assert main(["bench", "fnet", "--quick", "--json", str(existing)]) == 2
@@ -145,7 +149,7 @@ def test_existing_outputs_need_force(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_plot_without_matplotlib(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):
+) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "matplotlib" else real(name)
@@ -156,7 +160,7 @@ def test_plot_without_matplotlib(
     assert not (tmp_path / "p.png").exists()
 
 
-def test_help_has_examples():
+def test_help_has_examples() -> None:
     r = bench("--help")
     assert r.returncode == 0
     assert "examples:" in r.stdout
@@ -166,7 +170,7 @@ def test_help_has_examples():
 @pytest.mark.torch
 def test_fftc_failure_exits_1_after_reporting(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-):
+) -> None:
     from fftc.bench import runner
     from fftc.bench.suites import SUITES
     from fftc.bench.timing import Timing
@@ -190,3 +194,22 @@ def test_fftc_failure_exits_1_after_reporting(
     assert "fftc error: lowering failed [fnet 16x24]" in captured.out
     assert captured.err == "fftc: error: fftc failed or is off by more than --rtol on: fnet 16x24\n"
     assert json.loads(out.read_text())["cases"][0]["implementations"][0]["status"] == "error"
+
+
+@pytest.mark.torch
+def test_output_appearing_during_the_run_is_not_overwritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fftc.bench import runner
+
+    out = tmp_path / "b.json"
+
+    def run_cases(*args: object) -> list[runner.CaseResult]:
+        out.write_text("keep")  # another program wrote it while the cases ran
+        return []
+
+    monkeypatch.setattr(runner, "run_cases", run_cases)
+    monkeypatch.setenv("TVM_NUM_THREADS", os.environ.get("TVM_NUM_THREADS", "1"))  # restored
+    assert main(["bench", "fnet", "--quick", "-q", "--json", str(out)]) == 2
+    assert "already exists; pass --force to overwrite it" in capsys.readouterr().err
+    assert out.read_text() == "keep"

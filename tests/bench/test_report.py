@@ -35,7 +35,7 @@ def _candidate(output: np.ndarray, calls: list[str] | None = None) -> Candidate:
     return Candidate("fftc", "", prepare)
 
 
-def test_measure_checks_numerics_then_times():
+def test_measure_checks_numerics_then_times() -> None:
     calls: list[str] = []
     m = measure(_candidate(EXPECTED.astype(np.float32), calls), EXPECTED, SETTINGS)
     assert m.status == "ok"
@@ -48,7 +48,7 @@ def test_measure_checks_numerics_then_times():
     assert (m.compile_s, m.details) == (0.5, ["chose x"])
 
 
-def test_measure_flags_wrong_outputs():
+def test_measure_flags_wrong_outputs() -> None:
     assert measure(_candidate(EXPECTED * 1.001), EXPECTED, SETTINGS).flagged(1e-4)
     wrong_shape = measure(_candidate(EXPECTED[:2]), EXPECTED, SETTINGS)
     assert wrong_shape.flagged(1e-4)
@@ -63,7 +63,7 @@ def test_measure_flags_wrong_outputs():
         (RuntimeError("boom\n  detail"), "error", "RuntimeError:   detail"),
     ],
 )
-def test_measure_turns_failures_into_statuses(error: Exception, status: str, reason: str):
+def test_measure_turns_failures_into_statuses(error: Exception, status: str, reason: str) -> None:
     def prepare() -> Prepared:
         raise error
 
@@ -106,7 +106,7 @@ def _results() -> list[CaseResult]:
     ]
 
 
-def test_best_baseline_and_speedup():
+def test_best_baseline_and_speedup() -> None:
     lc, dw = _results()
     assert lc.best_baseline() is lc.measurements[1]
     assert lc.speedup() == pytest.approx(2.5)
@@ -117,7 +117,7 @@ def test_best_baseline_and_speedup():
     assert dw.first("torch") is dw.measurements[2]  # the sound variant
 
 
-def test_table():
+def test_table() -> None:
     text = format_table(_results(), SETTINGS, THREADS)
     lines = text.splitlines()
     assert lines[0].split("  ")[0] == "suite"
@@ -135,7 +135,7 @@ def test_table():
     assert "! torch(fft): max rel err 1.0e+00" in text
 
 
-def test_json_document(tmp_path: Path):
+def test_json_document(tmp_path: Path) -> None:
     doc = to_json(_results(), SETTINGS, THREADS, {"cpu_model": "test"}, ["fftc", "bench"])
     path = tmp_path / "bench.json"
     write_json(path, doc)
@@ -155,7 +155,7 @@ def test_json_document(tmp_path: Path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="needs matplotlib")
-def test_plot_is_written(tmp_path: Path):
+def test_plot_is_written(tmp_path: Path) -> None:
     path = tmp_path / "bench.png"
     write_plot(path, _results(), "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -3,17 +3,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 import pytest
 
 from fftc.bench.suites import SUITES, make_problem, reference, select_cases
-from fftc.bench.timing import MIN_RUNS, Settings, runs_for, time_calls
+from fftc.bench.timing import MAX_RUNS, MIN_RUNS, Settings, runs_for, time_calls
 from fftc.errors import UsageError
 
 
-def test_issue_sizes():
+def test_issue_sizes() -> None:
     names = {s: [c.name for c in suite.cases] for s, suite in SUITES.items()}
     assert names == {
         "longconv": ["L=1024", "L=4096", "L=16384", "L=65536"],
@@ -25,7 +26,7 @@ def test_issue_sizes():
     assert all(c.param("H") == 768 for c in SUITES["longconv"].cases)
 
 
-def test_select_cases_filters():
+def test_select_cases_filters() -> None:
     assert [c.name for c in select_cases(["longconv"], patterns=["L=1024"])] == ["L=1024"]
     assert len(select_cases(["dwconv2d"], patterns=["31x31*"])) == 3
     assert [c.name for c in select_cases(["longconv", "dwconv2d"], sizes=[4096, 7])] == [
@@ -46,12 +47,14 @@ def test_select_cases_filters():
         (["fnet"], [], [3], "--sizes 3 matches no case"),
     ],
 )
-def test_select_cases_errors(names, patterns, sizes, message):
+def test_select_cases_errors(
+    names: list[str], patterns: list[str], sizes: list[int], message: str
+) -> None:
     with pytest.raises(UsageError, match="^" + message.replace("(", r"\(")):
         select_cases(names, patterns=patterns, sizes=sizes)
 
 
-def test_problems_are_seeded():
+def test_problems_are_seeded() -> None:
     case = SUITES["longconv"].quick_cases[0]
     a, b, c = make_problem(case, 0), make_problem(case, 0), make_problem(case, 1)
     assert np.array_equal(a.inputs["u"], b.inputs["u"])
@@ -60,7 +63,7 @@ def test_problems_are_seeded():
     assert all(v.dtype == np.float32 for v in (*a.inputs.values(), *a.weights.values()))
 
 
-def test_longconv_reference_is_the_direct_causal_convolution():
+def test_longconv_reference_is_the_direct_causal_convolution() -> None:
     pr = make_problem(SUITES["longconv"].quick_cases[1])
     u, g = pr.inputs["u"][0].astype(np.float64), pr.inputs["g"][0].astype(np.float64)
     k, d = pr.weights["k"].astype(np.float64), pr.weights["D"].astype(np.float64)
@@ -69,7 +72,7 @@ def test_longconv_reference_is_the_direct_causal_convolution():
     np.testing.assert_allclose(reference(pr)[0], g * (conv + d[:, None] * u), atol=1e-12)
 
 
-def test_dwconv2d_reference_is_the_direct_correlation():
+def test_dwconv2d_reference_is_the_direct_correlation() -> None:
     pr = make_problem(SUITES["dwconv2d"].quick_cases[0])
     x = pr.inputs["x"][0].astype(np.float64)
     w = pr.weights["weight"][:, 0].astype(np.float64)
@@ -84,7 +87,7 @@ def test_dwconv2d_reference_is_the_direct_correlation():
     np.testing.assert_allclose(reference(pr)[0], direct, atol=1e-12)
 
 
-def test_spectral_references_against_plain_dft_matrices():
+def test_spectral_references_against_plain_dft_matrices() -> None:
     pr = make_problem(SUITES["fnet"].quick_cases[0])
     x = pr.inputs["x"][0].astype(np.float64)
     s, d = x.shape
@@ -107,17 +110,19 @@ def test_spectral_references_against_plain_dft_matrices():
     np.testing.assert_allclose(reference(pr)[0], sym, atol=1e-9)
 
 
-def test_timing_policy():
+def test_timing_policy() -> None:
     s = Settings(threads=1, repeat=20, min_time_s=0.5, max_time_s=10.0)
     assert runs_for(s, 1e-3) == 500  # min time beats --repeat
     assert runs_for(s, 0.1) == 20
     assert runs_for(s, 2.0) == 5  # max time caps --repeat
     assert runs_for(s, 60.0) == MIN_RUNS
     assert runs_for(Settings(threads=1, repeat=1, min_time_s=0, max_time_s=0), 60.0) == 1
+    unbounded = Settings(threads=1, repeat=20, min_time_s=math.inf, max_time_s=math.inf)
+    assert runs_for(unbounded, 1e-3) == MAX_RUNS  # no OverflowError from inf
 
 
-def test_python_timing_stops_at_the_time_budget():
-    calls = []
+def test_python_timing_stops_at_the_time_budget() -> None:
+    calls: list[int] = []
 
     def slow() -> None:
         calls.append(1)

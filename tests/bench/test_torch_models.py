@@ -23,7 +23,7 @@ EXTRA = [
 
 
 @pytest.mark.parametrize("case", QUICK + EXTRA, ids=lambda c: c.label)
-def test_candidates_match_the_reference(case: Case):
+def test_candidates_match_the_reference(case: Case) -> None:
     import torch
 
     from fftc.bench.torch_models import build_module, candidate_impls
@@ -41,7 +41,7 @@ def test_candidates_match_the_reference(case: Case):
         assert c.ok, f"{case.label} {name}: {c.max_rel:.2e} (shape {out.shape})"
 
 
-def test_dwconv2d_offers_direct_and_fft():
+def test_dwconv2d_offers_direct_and_fft() -> None:
     from fftc.bench.torch_models import candidate_impls
 
     assert set(candidate_impls(make_problem(SUITES["dwconv2d"].quick_cases[0]))) == {
@@ -50,7 +50,7 @@ def test_dwconv2d_offers_direct_and_fft():
     }
 
 
-def test_export_is_cached(tmp_path: Path):
+def test_export_is_cached(tmp_path: Path) -> None:
     from fftc.bench.export import cached_model
 
     pr = make_problem(SUITES["longconv"].quick_cases[0])

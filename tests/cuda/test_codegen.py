@@ -4,20 +4,26 @@ limit, and whole models compiled into artifacts holding a fatbin."""
 
 from __future__ import annotations
 
+import json
 import re
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from fftc.cli.main import main
 from fftc.codegen.cuda import FATBIN_MAGIC, STATIC_SHARED_BYTES, arch_info
+from fftc.errors import CompileError
 from fftc.kernels.cuda.build import (
+    KernelResources,
     MonarchBuild,
     check_shared_memory,
     compile_monarch,
     kernel_resources,
 )
+from tests.conftest import EXAMPLES
 
-HYENA = Path(__file__).resolve().parents[2] / "examples" / "onnx" / "hyena_block.onnx"
+HYENA = EXAMPLES / "onnx" / "hyena_block.onnx"
 
 
 @pytest.fixture(scope="module")
@@ -67,19 +73,12 @@ def test_shared_memory_within_the_arch_limit(which: str, request: pytest.Fixture
     check_shared_memory(resources, build.arch)
 
 
-def test_shared_memory_check_refuses_too_much(nvcc: str) -> None:
-    from fftc.errors import CompileError
-    from fftc.kernels.cuda.build import KernelResources
-
+def test_shared_memory_check_refuses_too_much() -> None:
     with pytest.raises(CompileError, match="sm_80 allows 166912"):
         check_shared_memory([KernelResources("k", 32, 200 * 1024)], "sm_80")
 
 
 def test_hyena_compiles_to_an_artifact_with_a_fatbin(nvcc: str, tmp_path: Path) -> None:
-    import zipfile
-
-    from fftc.cli.main import main
-
     out = tmp_path / "x.fftc"
     rc = main(
         ["-q", "compile", str(HYENA), "--target", "cuda:sm_90", "--dtype", "fp16", "-o", str(out)]
@@ -87,8 +86,6 @@ def test_hyena_compiles_to_an_artifact_with_a_fatbin(nvcc: str, tmp_path: Path) 
     assert rc == 0
     with zipfile.ZipFile(out) as zf:
         library = zf.read("module.so")
-        import json
-
         manifest = json.loads(zf.read("manifest.json"))
     assert FATBIN_MAGIC in library
     assert b"__global__" not in library  # no CUDA source left for a load-time compiler
@@ -100,7 +97,6 @@ def test_hyena_compiles_to_an_artifact_with_a_fatbin(nvcc: str, tmp_path: Path) 
 def test_running_a_cuda_artifact_without_a_gpu_is_a_clear_error(
     nvcc: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from fftc.cli.main import main
     from fftc.runtime import tvm_runtime
 
     if tvm_runtime.cuda_runtime_error() is None:
@@ -115,8 +111,6 @@ def test_running_a_cuda_artifact_without_a_gpu_is_a_clear_error(
 
 
 def test_inspect_prints_the_cuda_source(nvcc: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from fftc.cli.main import main
-
     rc = main(
         ["inspect", str(HYENA), "--target", "cuda:sm_90", "--dtype", "fp16", "--stage", "cuda"]
     )
@@ -127,8 +121,6 @@ def test_inspect_prints_the_cuda_source(nvcc: str, capsys: pytest.CaptureFixture
 
 
 def test_cuda_stage_only_for_cuda_targets(capsys: pytest.CaptureFixture[str]) -> None:
-    from fftc.cli.main import main
-
     assert main(["inspect", str(HYENA), "--stage", "cuda"]) == 2
     assert "exists for cuda targets only" in capsys.readouterr().err
     assert main(["inspect", "--list-stages", "--target", "cuda:sm_90"]) == 0

@@ -3,50 +3,30 @@ and float64, and compiled models against onnxruntime."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import ml_dtypes
 import numpy as np
 import pytest
 
-from fftc.kernels.cuda.monarch import (
-    TABLE_NAMES,
-    monarch_tables,
-    permute_spectrum,
-    reference_fft,
-)
+from fftc.kernels.cuda.monarch import kernel_inputs, reference_fft
+from tests.conftest import EXAMPLES
+from tests.cuda.conftest import MonarchProblem, random_problem
 
 pytestmark = pytest.mark.gpu
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "onnx"
 
-
-def _run(dtype: str, n: int, rows: int = 64, heads: int = 8):
+def _run(dtype: str, n: int, rows: int = 64, heads: int = 8) -> tuple[np.ndarray, MonarchProblem]:
+    """The kernel's output on this GPU (float64), and the problem it ran on."""
     from fftc.codegen.cuda import local_cuda_arch
     from fftc.codegen.tvm_api import tvm
     from fftc.kernels.cuda.build import compile_monarch
 
     arch = local_cuda_arch() or "sm_80"
     build = compile_monarch(rows, heads, n, dtype, arch)
-    rng = np.random.default_rng(0)
-    u = rng.standard_normal((rows, n)).astype(np.float32)
-    spectrum = np.fft.fft(rng.standard_normal((heads, n)) / np.sqrt(n), axis=-1)
-    d = rng.standard_normal(heads)
-    gate = rng.standard_normal((rows, n)).astype(np.float32)
-    np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
-    tables = monarch_tables(build.plan)
-    inputs = [
-        u.astype(np_dtype),
-        permute_spectrum(spectrum, build.plan),
-        d.astype(np.float32),
-        gate.astype(np_dtype),
-    ]
-    inputs += [tables[k].astype(np.float32 if k == "twiddle" else np_dtype) for k in TABLE_NAMES]
+    problem = random_problem(rows, heads, n)
     dev = tvm.cuda(0)
-    args = [tvm.runtime.tensor(a, dev) for a in inputs]
+    args = [tvm.runtime.tensor(a, dev) for a in kernel_inputs(*problem, build.plan, dtype)]
     out = tvm.runtime.empty((rows, n), dtype, dev)
     build.executable["main"](*args, out)
-    return out.numpy().astype(np.float64), (u, spectrum, d, gate)
+    return out.numpy().astype(np.float64), problem
 
 
 @pytest.mark.parametrize("n", [256, 512, 1024, 2048, 4096])
@@ -78,7 +58,7 @@ def test_examples_against_onnxruntime(model: str) -> None:
     import fftc
     from fftc.testing import random_inputs, run_onnxruntime
 
-    path = EXAMPLES / model
+    path = EXAMPLES / "onnx" / model
     m = fftc.compile(path, target="cuda")
     feeds = random_inputs(path, 0, {})
     ours = m.run(feeds)

@@ -3,29 +3,19 @@ float64, and the kernel's TIR built for llvm against the NumPy model (no GPU nee
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 import pytest
 
 from fftc.errors import UsageError
 from fftc.kernels.cuda.monarch import (
-    TABLE_NAMES,
     build_monarch_module,
+    kernel_inputs,
     monarch_factors,
-    monarch_tables,
     permute_spectrum,
     reference_fft,
     reference_stages,
 )
-
-
-def _problem(rows: int, heads: int, n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    u = rng.standard_normal((rows, n)).astype(np.float32)
-    spectrum = np.fft.fft(rng.standard_normal((heads, n)) / np.sqrt(n), axis=-1)
-    d = rng.standard_normal(heads)
-    gate = rng.standard_normal((rows, n)).astype(np.float32)
-    return u, spectrum, d, gate
+from tests.cuda.conftest import random_problem
 
 
 @pytest.mark.parametrize(
@@ -44,7 +34,7 @@ def test_unsupported_lengths_are_refused(n: int) -> None:
 
 @pytest.mark.parametrize("n", [256, 1024, 4096])
 def test_stage_decomposition_is_the_fft_convolution(n: int) -> None:
-    u, spectrum, d, gate = _problem(4, 2, n)
+    u, spectrum, d, gate = random_problem(4, 2, n)
     exact = reference_fft(u, spectrum, d, gate)
     model = reference_stages(u, spectrum, d, gate, monarch_factors(n))
     assert np.abs(model - exact).max() <= 1e-12 * np.abs(exact).max()
@@ -52,7 +42,7 @@ def test_stage_decomposition_is_the_fft_convolution(n: int) -> None:
 
 def test_the_reference_is_a_circular_convolution() -> None:
     n = 256
-    u, _, _, _ = _problem(1, 1, n)
+    u, _, _, _ = random_problem(1, 1, n)
     k = np.zeros(n)
     k[3] = 1.0  # a delay by 3 samples
     y = reference_fft(u, np.fft.fft(k)[None], np.zeros(1), np.ones((1, n)))
@@ -79,23 +69,12 @@ def test_kernel_built_for_llvm_matches_the_model(dtype: str, n: int) -> None:
     from fftc.codegen.tvm_api import llvm_target, tvm
 
     rows, heads = 6, 3
-    u, spectrum, d, gate = _problem(rows, heads, n, seed=1)
+    u, spectrum, d, gate = random_problem(rows, heads, n, seed=1)
     target = llvm_target()
     mod, plan = build_monarch_module(rows, heads, n, dtype, target)
     ex = tvm.compile(mod, target=target)
-    np_dtype = ml_dtypes.bfloat16 if dtype == "bfloat16" else np.dtype(dtype)
-    tables = monarch_tables(plan)
-    inputs = [
-        u.astype(np_dtype),
-        permute_spectrum(spectrum, plan),
-        d.astype(np.float32),
-        gate.astype(np_dtype),
-    ]
-    inputs += [
-        tables[name].astype(np.float32 if name == "twiddle" else np_dtype) for name in TABLE_NAMES
-    ]
     dev = tvm.cpu()
-    args = [tvm.runtime.tensor(a, dev) for a in inputs]
+    args = [tvm.runtime.tensor(a, dev) for a in kernel_inputs(u, spectrum, d, gate, plan, dtype)]
     out = tvm.runtime.empty((rows, n), dtype, dev)
     ex["main"](*args, out)
     got = out.numpy().astype(np.float64)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import fftc.codegen.cuda as cuda
@@ -93,7 +95,7 @@ def test_missing_nvcc_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
         cuda.require_nvcc()
 
 
-def test_driver_stub_builds_and_exports_the_driver_symbols(tmp_path) -> None:
+def test_driver_stub_builds_and_exports_the_driver_symbols(tmp_path: Path) -> None:
     import ctypes
     import shutil
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fftc.codegen.cuda import arch_info, prepare_cuda_codegen, require_nvcc, target_config
-from fftc.codegen.tvm_api import cuda_target, tvm
+from fftc.codegen.cuda import CUDA_ARCHS, arch_info, require_nvcc, target_config
+from fftc.codegen.cuda_build import compile_cuda
+from fftc.codegen.tvm_api import cuda_target
 from fftc.errors import CompileError
 
 from .monarch import MonarchPlan, build_monarch_module
@@ -56,13 +57,10 @@ def compile_monarch(rows: int, heads: int, n: int, dtype: str, arch: str) -> Mon
     """Schedule and compile the kernel for ``arch`` (nvcc, through the driver stub)."""
     target = cuda_target(target_config(arch))
     mod, plan = build_monarch_module(rows, heads, n, dtype, target)
-    prepare_cuda_codegen()
     try:
-        with target:
-            ex = tvm.compile(mod, target=target)
-    except Exception as err:
-        last = [ln for ln in str(err).strip().splitlines() if ln.strip()][-1:]
-        raise CompileError(f"Monarch kernel N={n} {dtype} for {arch}: {last}") from err
+        ex = compile_cuda(mod, target)
+    except CompileError as err:
+        raise CompileError(f"Monarch kernel N={n} {dtype} for {arch}: {err}") from err
     source = "\n".join(str(m.inspect_source("cuda")) for m in ex.mod.imports)
     return MonarchBuild(plan, dtype, arch, source, ex)
 
@@ -116,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--rows", type=int, default=64 * 768)
     p.add_argument("--heads", type=int, default=768)
     p.add_argument("--dtype", default="float16", choices=("float16", "bfloat16", "float32"))
-    p.add_argument("--arch", default="sm_90")
+    p.add_argument("--arch", default="sm_90", choices=CUDA_ARCHS)
     p.add_argument("--source", action="store_true", help="print the CUDA source")
     args = p.parse_args(argv)
     build = compile_monarch(args.rows, args.heads, args.n, args.dtype, args.arch)

@@ -7,7 +7,7 @@ For every row ``r`` of ``u`` (``rows = B*H``, head ``h = r % heads``) and
     out[r] = (y[r] + D[h] * u[r]) * gate[r]
 
 The length-N DFT is done as two stages of dense DFT matmuls (the Monarch
-factorization; index ``n = n2_len*a + b``, spectrum index ``k = k1 + n1*k2``):
+factorization; index ``n = n2*a + b``, spectrum index ``k = k1 + n1*k2``):
 
     FFT:  C1 = F_n1 @ X          X[a, b] = u[n2*a + b]          (n1 x n2)
           T1 = C1 * W            W[k1, b] = exp(-2 pi i k1 b / N) (twiddles)
@@ -131,17 +131,50 @@ def permute_spectrum(spectrum: np.ndarray, plan: MonarchPlan) -> np.ndarray:
     return np.stack([kp.real, kp.imag], axis=-1).astype(np.float32)
 
 
+#: the constant tables, in the order of the kernel's arguments after ``gate``
+TABLE_NAMES = ("f1", "g2", "h2", "l4", "twiddle")
+
+
+def numpy_dtype(dtype: str) -> Any:
+    """The NumPy dtype of a TVM dtype name (``bfloat16`` from ``ml_dtypes``)."""
+    if dtype == "bfloat16":
+        import ml_dtypes
+
+        return ml_dtypes.bfloat16
+    return np.dtype(dtype)
+
+
+def kernel_inputs(
+    u: np.ndarray,
+    spectrum: np.ndarray,
+    d: np.ndarray,
+    gate: np.ndarray,
+    plan: MonarchPlan,
+    dtype: str,
+) -> list[np.ndarray]:
+    """The kernel's arguments before the output (u, kp, d, gate, then the tables), in
+    the dtypes its placeholders have (see :func:`monarch_conv_compute`)."""
+    np_dtype = numpy_dtype(dtype)
+    tables = monarch_tables(plan)
+    return [
+        u.astype(np_dtype),
+        permute_spectrum(spectrum, plan),
+        d.astype(np.float32),
+        gate.astype(np_dtype),
+        *(
+            tables[name].astype(np.float32 if name == "twiddle" else np_dtype)
+            for name in TABLE_NAMES
+        ),
+    ]
+
+
 # -- the NumPy model --------------------------------------------------------------------------
 
 
 def _rounder(dtype: str | None) -> Callable[[np.ndarray], np.ndarray]:
     if dtype is None:
         return lambda x: x
-    if dtype == "bfloat16":
-        import ml_dtypes
-
-        return lambda x: x.astype(ml_dtypes.bfloat16).astype(np.float64)
-    np_dtype = np.dtype(dtype)
+    np_dtype = numpy_dtype(dtype)
     return lambda x: x.astype(np_dtype).astype(np.float64)
 
 
@@ -193,8 +226,6 @@ def reference_fft(
 
 # -- the TE compute ---------------------------------------------------------------------------
 
-TABLE_NAMES = ("f1", "g2", "h2", "l4", "twiddle")
-
 
 def monarch_conv_compute(
     rows: int, heads: int, plan: MonarchPlan, dtype: str
@@ -216,9 +247,36 @@ def monarch_conv_compute(
     l4 = te.placeholder((n1, 2 * n1), dtype, name="l4")
     tw = te.placeholder((2, n1, n2), f32, name="twiddle")
 
-    def cx(c: Any, re: Any, im: Any) -> Any:
-        return tirx.Select(c == 0, re, im)
+    c2 = _forward_stages(u, f1, g2, tw, rows, plan, dtype)
+    p = _spectrum_product(c2, kp, rows, heads, plan, dtype)
+    c4 = _inverse_stages(p, h2, l4, tw, rows, plan, dtype)
 
+    def epilogue(r: Any, i: Any) -> Any:
+        y = c4[r, i // n2, i % n2]
+        skip = d[r % heads] * u[r, i].astype(f32)
+        return ((y + skip) * gate[r, i].astype(f32)).astype(dtype)
+
+    out = te.compute((rows, n), epilogue, name="out")
+    return [u, kp, d, gate, f1, g2, h2, l4, tw], out
+
+
+def _re_or_im(part: Any, re: Any, im: Any) -> Any:
+    """``re`` where ``part`` is 0, ``im`` where it is 1 (the halves of ``[Re, Im]``)."""
+    return tirx.Select(part == 0, re, im)
+
+
+def _forward_stages(
+    u: te.Tensor,
+    f1: te.Tensor,
+    g2: te.Tensor,
+    tw: te.Tensor,
+    rows: int,
+    plan: MonarchPlan,
+    dtype: str,
+) -> te.Tensor:
+    """``C2 = (F_n1 @ X * W) @ F_n2``, ``[Re | Im]`` along the last axis: (rows, n1, 2 n2)."""
+    n1, n2 = plan.n1, plan.n2
+    f32 = "float32"
     x1 = te.compute((rows, n1, n2), lambda r, a, b: u[r, a * n2 + b], name="x1")
     ka = te.reduce_axis((0, n1), name="ka")
     c1 = te.compute(
@@ -231,25 +289,46 @@ def monarch_conv_compute(
         c, b = q // n2, q % n2
         re, im = c1[r, k1, b], c1[r, n1 + k1, b]
         wr, wi = tw[0, k1, b], tw[1, k1, b]
-        return cx(c, re * wr - im * wi, re * wi + im * wr).astype(dtype)
+        return _re_or_im(c, re * wr - im * wi, re * wi + im * wr).astype(dtype)
 
     t1 = te.compute((rows, n1, 2 * n2), twiddled, name="t1")
     kb = te.reduce_axis((0, 2 * n2), name="kb")
-    c2 = te.compute(
+    return te.compute(
         (rows, n1, 2 * n2),
         lambda r, i, j: te.sum(t1[r, i, kb].astype(f32) * g2[kb, j].astype(f32), axis=kb),
         name="c2",
     )
-    scale = 1.0 / n
+
+
+def _spectrum_product(
+    c2: te.Tensor, kp: te.Tensor, rows: int, heads: int, plan: MonarchPlan, dtype: str
+) -> te.Tensor:
+    """``P = C2 * Kp[h] / N`` (the 1/N of the inverse FFT folded in), ``[Re | Im]``."""
+    n1, n2 = plan.n1, plan.n2
+    scale = 1.0 / plan.n
 
     def product(r: Any, k1: Any, q: Any) -> Any:
         c, k2 = q // n2, q % n2
         h = r % heads
         re, im = c2[r, k1, k2], c2[r, k1, n2 + k2]
         kr, ki = kp[h, k1, k2, 0] * scale, kp[h, k1, k2, 1] * scale
-        return cx(c, re * kr - im * ki, re * ki + im * kr).astype(dtype)
+        return _re_or_im(c, re * kr - im * ki, re * ki + im * kr).astype(dtype)
 
-    p = te.compute((rows, n1, 2 * n2), product, name="p")
+    return te.compute((rows, n1, 2 * n2), product, name="p")
+
+
+def _inverse_stages(
+    p: te.Tensor,
+    h2: te.Tensor,
+    l4: te.Tensor,
+    tw: te.Tensor,
+    rows: int,
+    plan: MonarchPlan,
+    dtype: str,
+) -> te.Tensor:
+    """``Y = Re(conj(F_n1) @ ((P @ conj(F_n2)) * conj(W)))``: (rows, n1, n2)."""
+    n1, n2 = plan.n1, plan.n2
+    f32 = "float32"
     kc = te.reduce_axis((0, 2 * n2), name="kc")
     c3 = te.compute(
         (rows, n1, 2 * n2),
@@ -261,23 +340,15 @@ def monarch_conv_compute(
         c, k1 = q // n1, q % n1
         re, im = c3[r, k1, b], c3[r, k1, n2 + b]
         wr, wi = tw[0, k1, b], -tw[1, k1, b]
-        return cx(c, re * wr - im * wi, re * wi + im * wr).astype(dtype)
+        return _re_or_im(c, re * wr - im * wi, re * wi + im * wr).astype(dtype)
 
     t3 = te.compute((rows, 2 * n1, n2), untwiddled, name="t3")
     kd = te.reduce_axis((0, 2 * n1), name="kd")
-    c4 = te.compute(
+    return te.compute(
         (rows, n1, n2),
         lambda r, a, b: te.sum(l4[a, kd].astype(f32) * t3[r, kd, b].astype(f32), axis=kd),
         name="c4",
     )
-
-    def epilogue(r: Any, i: Any) -> Any:
-        y = c4[r, i // n2, i % n2]
-        skip = d[r % heads] * u[r, i].astype(f32)
-        return ((y + skip) * gate[r, i].astype(f32)).astype(dtype)
-
-    out = te.compute((rows, n), epilogue, name="out")
-    return [u, kp, d, gate, f1, g2, h2, l4, tw], out
 
 
 def monarch_prim_func(rows: int, heads: int, plan: MonarchPlan, dtype: str) -> tirx.PrimFunc:
