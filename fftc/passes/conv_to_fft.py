@@ -7,13 +7,14 @@ input padded by ``pads``.  With ``N >= len(xpad)`` points, the circular
 correlation ``irfft(rfft(xpad, N) * conj(rfft(wd, N)))`` equals the linear one
 for every ``t <= len(xpad) - Ke`` (no index wraps).
 
-1-D: one ``fft_conv`` (the fused kernel) of the unpadded input, with ``N`` the
-smallest even 2^a 3^b 5^c 7^d ``>= len(x) + max(pad_begin, pad_end)`` (enough
-for no wrap onto a nonzero input) and the spectrum of the dilated kernel wrapped
-onto ``N`` points, conjugated and shifted by ``pad_begin``; the stride is the
-kernel's output stride, the bias an epilogue fused into it.
+1-D and 2-D: one ``fft_conv`` / ``fft_conv2d`` (the fused kernels) of the
+unpadded input, with ``N`` per axis the smallest 2^a 3^b 5^c 7^d (even on the
+last axis) ``>= len(x) + max(pad_begin, pad_end)`` (enough for no wrap onto a
+nonzero input) and the spectrum of the dilated kernel wrapped onto ``N`` points,
+conjugated and shifted by ``pad_begin`` per axis; the strides are the kernel's
+output strides, the bias an epilogue fused into it.
 
-2-D and 3-D (unfused):
+3-D (unfused):
 
     pad(x, pads + zeros up to N) -> rfft (last spatial axis) -> fft (other axes)
     -> complex product with the constant spectrum conj(FFT(wd)) -> inverse FFTs
@@ -49,8 +50,9 @@ FAST_PRIMES = (2, 3, 5, 7)
 MODES = ("auto", "always", "never")
 #: cost model, in nanoseconds on the reference machine (2-core AVX-512 x86-64, measured
 #: with ``python -m fftc.passes.conv_cost``; docs/benchmarks.md): fftc's direct
-#: depthwise kernel per multiply-add, and the unfused FFT convolution (pad, forward
-#: FFTs, complex product, inverse FFTs, slice) per FFT point and channel, by rank
+#: depthwise kernel per multiply-add, and the FFT convolution per FFT point and
+#: channel, by rank (1-D, 2-D: the fused kernels, 2-D refitted to the fft_conv2d
+#: kernel at 72x72 / 45x48 / 30x30: 0.9-1.1 ns; 3-D: the unfused chain)
 DIRECT_NS_PER_MAC = {1: 0.016, 2: 0.005, 3: 0.005}
 FFT_NS_PER_POINT = {1: 1.2, 2: 1.0, 3: 8.0}
 

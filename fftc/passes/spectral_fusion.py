@@ -1,6 +1,7 @@
-"""spectral-fusion: spectral mixing written with DFT ops becomes one ``fft_conv``.
+"""spectral-fusion: spectral mixing written with DFT ops becomes fused spectral ops.
 
-Three small rules, applied until nothing changes:
+Five small rules, applied until nothing changes (the two-axis ones live in
+``spectral_fusion_2d``, the shared matching helpers in ``spectral_common``):
 
 1. ``complex product => cmul``: the four-multiply form exporters emit for a
    complex product on a trailing dim of 2 (``concat(ar*br - ai*bi, ar*bi +
@@ -11,7 +12,14 @@ Three small rules, applied until nothing changes:
    ``K`` (constant, or computed at run time as in Hyena's implicit filters),
    and the one-sided inverse DFT of the same length, whose trailing unit dim
    is reshaped away.  Differing norms are folded into ``K``;
-3. ``slice(fft_conv) => fft_conv``: a slice ``[0:e:s]`` of the last axis is
+3. ``irfft2(cmul(rfft2(x), K)) => fft_conv2d(x, K)``: the same over two
+   adjacent axes (GFNet's global filter), with scalar multiplications and
+   divisions between the DFTs (the ``ortho`` norm as exporters write it out)
+   folded into ``K``;
+4. ``Re(fft2(x)) => mirror_real(fft(rfft(x)))``: the real part of a 2-D DFT of
+   a real signal (FNet) computes the second DFT on the one-sided half only and
+   mirrors the rest (``Re X[j, k] = Re X[-j, n - k]``);
+5. ``slice(fft_conv) => fft_conv``: a slice ``[0:e:s]`` of the last axis is
    absorbed as the kernel's ``out_length`` and ``stride`` (the causal
    convolution keeps the first half).
 
@@ -21,7 +29,6 @@ Every application and every refusal on a candidate is a decision for
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,9 +36,11 @@ import numpy as np
 
 from fftc.ir import Node
 from fftc.ir.ops.dft import DFTAttrs
-from fftc.ir.ops.movement import ConcatAttrs, PadAttrs, SliceAttrs
-from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs
+from fftc.ir.ops.movement import ConcatAttrs, SliceAttrs
+from fftc.ir.ops.spectral import FFTConvAttrs
 from fftc.passes.rewrite import Match, RewritePass, RewriteRule
+from fftc.passes.spectral_common import dft_scale, real_signal, scaled_spectrum, whole_leading_axes
+from fftc.passes.spectral_fusion_2d import FFT_CONV2D, REAL_FFT2
 
 # --- 1. complex product -------------------------------------------------------
 
@@ -45,12 +54,6 @@ class Part:
     k: int | None  # None: ``tensor`` is itself a (..., 1) constant
 
 
-def _whole_leading_axes(a: SliceAttrs, shape: tuple[int, ...]) -> bool:
-    """Whether the slice takes every axis but the last whole."""
-    lead = zip(a.starts[:-1], a.ends[:-1], a.steps[:-1], shape[:-1], strict=True)
-    return all((s, e, st) == (0, d, 1) for s, e, st, d in lead)
-
-
 def _part(m: Match, name: str | None) -> Part | None:
     if name is None:
         return None
@@ -60,7 +63,7 @@ def _part(m: Match, name: str | None) -> Part | None:
         shape = m.b.type_of(src).shape
         a = node.attrs
         one = a.steps[-1] == 1 and a.ends[-1] - a.starts[-1] == 1
-        if _whole_leading_axes(a, shape) and shape[-1] == 2 and one:
+        if whole_leading_axes(a, shape) and shape[-1] == 2 and one:
             return Part(src, a.starts[-1])
     if m.b.const_value(name) is not None and m.b.type_of(name).shape[-1:] == (1,):
         return Part(name, None)
@@ -153,32 +156,6 @@ class SpectralConv:
     scale: float  # the product of both DFTs' scales, times length
 
 
-def _scale(a: DFTAttrs) -> float:
-    n = a.length
-    unscaled = "forward" if a.inverse else "backward"
-    if a.norm == unscaled:
-        return 1.0
-    return 1.0 / math.sqrt(n) if a.norm == "ortho" else 1.0 / n
-
-
-def _signal(m: Match, name: str | None) -> str | None:
-    """The real signal behind ``reshape((..., L) -> (..., L, 1))`` and an end zero pad."""
-    node = m.producer(name)
-    if node is None or node.op != "reshape":
-        return None
-    src = node.inputs[0] or ""
-    shape = m.b.type_of(src).shape
-    if node.output.type.shape != (*shape, 1):
-        return None
-    pad = m.producer(src)
-    if pad is not None and pad.op == "pad" and isinstance(pad.attrs, PadAttrs):
-        a, rank = pad.attrs, len(shape)
-        only_end = all(p == 0 for p in a.pads[: rank + rank - 1])
-        if only_end and a.mode == "constant" and a.value == 0.0:
-            return pad.inputs[0]
-    return src
-
-
 def _spectral_conv(m: Match) -> SpectralConv | str:
     n = m.node
     inv = m.producer(n.inputs[0])
@@ -208,12 +185,12 @@ def _spectral_conv(m: Match) -> SpectralConv | str:
             continue  # the spectrum would broadcast the signal
         if ia.length % 2:
             return f"odd FFT length {ia.length} (the fused kernel needs an even length)"
-        x = _signal(m, fwd.inputs[0])
+        x = real_signal(m, fwd.inputs[0])
         if x is None:
             return "the forward DFT's input is not a reshaped real signal"
         if m.b.type_of(x).shape[:-1] != out_shape[:-2]:
             return "signal and result rows differ"
-        return SpectralConv(x, spectrum, ia.length, _scale(fa) * _scale(ia) * ia.length)
+        return SpectralConv(x, spectrum, ia.length, dft_scale(fa) * dft_scale(ia) * ia.length)
     return "no operand of the product is a one-sided forward DFT of the same axis and length"
 
 
@@ -225,7 +202,7 @@ def _fft_conv_check(m: Match) -> str | None:
 def _fft_conv_rewrite(m: Match) -> Sequence[str]:
     found = _spectral_conv(m)
     assert not isinstance(found, str)
-    spectrum = _scaled(m, found.spectrum, found.scale)
+    spectrum = scaled_spectrum(m, found.spectrum, found.scale)
     attrs = FFTConvAttrs(found.length, found.length)
     return [m.b.node1("fft_conv", [found.x, spectrum], attrs, name=m.node.name)]
 
@@ -252,160 +229,6 @@ FFT_CONV = RewriteRule(
     candidate=_after_inverse_dft,
 )
 
-# --- 2b. rfft2 -> product -> irfft2 (GFNet's global filter) -----------------
-
-
-def _unscaled(m: Match, name: str | None) -> tuple[str | None, float]:
-    """The tensor behind multiplications and divisions of ``name`` by scalar constants
-    (the ``ortho`` norm some exporters write out), and their product."""
-    factor = 1.0
-    node = m.producer(name)
-    while node is not None and node.op in ("mul", "div") and len(node.inputs) == 2:
-        value = m.b.const_value(node.inputs[1])
-        if value is None or value.size != 1 or not np.isfinite(value).all():
-            break
-        scalar = float(value.ravel()[0])
-        if scalar == 0.0:
-            break
-        factor = factor * scalar if node.op == "mul" else factor / scalar
-        name = node.inputs[0]
-        node = m.producer(name)
-    return name, factor
-
-
-def _through_scales(m: Match, name: str | None) -> tuple[Node | None, float]:
-    """The producer of the tensor behind :func:`_unscaled`, and the factor."""
-    inner, factor = _unscaled(m, name)
-    return m.producer(inner), factor
-
-
-def _dft(node: Node | None, *, inverse: bool, onesided: bool, axis: int) -> DFTAttrs | None:
-    if node is None or node.op != "dft":
-        return None
-    a = node.attrs
-    assert isinstance(a, DFTAttrs)
-    return a if (a.inverse, a.onesided, a.axis) == (inverse, onesided, axis) else None
-
-
-@dataclass(frozen=True)
-class SpectralConv2D:
-    """The pieces of a matched ``irfft2(cmul(rfft2(x), K))`` over adjacent axes."""
-
-    x: str
-    spectrum: str
-    axis: int
-    lengths: tuple[int, int]
-    scale: float  # every scalar factor and norm, times NH * NW
-
-
-def _spectral_conv2d(m: Match) -> SpectralConv2D | str:
-    n = m.node
-    inv2, scale = _through_scales(m, n.inputs[0])
-    if inv2 is None or inv2.op != "dft":
-        return "input is not a DFT"
-    a2 = inv2.attrs
-    assert isinstance(a2, DFTAttrs)
-    axis = a2.axis - 1
-    if not (a2.inverse and a2.onesided) or axis < 0:
-        return "not an inverse one-sided DFT after another axis"
-    if n.output.type.shape != inv2.output.type.shape[:-1]:
-        return "the reshape does not just drop the trailing unit dim"
-    inv1, f = _through_scales(m, inv2.inputs[0])
-    a1 = _dft(inv1, inverse=True, onesided=False, axis=axis)
-    if inv1 is None or a1 is None:
-        return f"the one-sided inverse DFT's input is not an inverse DFT of axis {axis}"
-    scale *= f
-    prod, f = _through_scales(m, inv1.inputs[0])
-    if prod is None or prod.op != "cmul":
-        return "the inverse DFTs' input is not a complex product"
-    scale *= f
-    for i in (0, 1):
-        fwd1, f1 = _through_scales(m, prod.inputs[i])
-        b1 = _dft(fwd1, inverse=False, onesided=False, axis=axis)
-        if fwd1 is None or b1 is None or b1.length != a1.length:
-            continue
-        fwd2, f2 = _through_scales(m, fwd1.inputs[0])
-        b2 = _dft(fwd2, inverse=False, onesided=True, axis=axis + 1)
-        if fwd2 is None or b2 is None or b2.length != a2.length:
-            continue
-        spectrum = prod.inputs[1 - i] or ""
-        if m.b.type_of(prod.inputs[i] or "").shape != prod.output.type.shape:
-            return "the spectrum would broadcast the signal"
-        kshape = m.b.type_of(spectrum).shape
-        bins = (a1.length, a2.length // 2 + 1)
-        at = len(kshape) - prod.output.type.rank + axis
-        if at < 0 or kshape[at : at + 2] != bins:
-            return f"the spectrum {kshape} is not {bins} along the FFT axes"
-        if a2.length % 2:
-            return f"odd FFT length {a2.length} (the fused kernel needs an even last length)"
-        signal, f3 = _unscaled(m, fwd2.inputs[0])
-        x = _signal(m, signal)
-        if x is None:
-            return "the forward DFT's input is not a reshaped real signal"
-        xshape = m.b.type_of(x).shape
-        if xshape[axis] > a1.length or xshape[axis + 1] > a2.length:
-            return "the DFTs truncate the signal"
-        norms = _scale(a1) * _scale(a2) * _scale(b1) * _scale(b2)
-        total = scale * f1 * f2 * f3 * norms * a1.length * a2.length
-        return SpectralConv2D(x, spectrum, axis, (a1.length, a2.length), total)
-    return "no operand of the product is a forward DFT pair (one-sided last) of the same axes"
-
-
-def _fft_conv2d_check(m: Match) -> str | None:
-    found = _spectral_conv2d(m)
-    return found if isinstance(found, str) else None
-
-
-def _scaled(m: Match, spectrum: str, scale: float) -> str:
-    """``spectrum * scale`` (folded into a constant spectrum)."""
-    b, name = m.b, m.node.name
-    if abs(scale - 1.0) <= 1e-12:
-        return spectrum
-    value = b.const_value(spectrum)
-    if value is not None:
-        return b.constant((value * scale).astype(value.dtype), f"{name}_spectrum")
-    dtype = b.type_of(spectrum).dtype.numpy()
-    factor = b.constant(np.asarray(scale, dtype=dtype), f"{name}_scale")
-    return b.node1("mul", [spectrum, factor], name=name)
-
-
-def _fft_conv2d_rewrite(m: Match) -> Sequence[str]:
-    found = _spectral_conv2d(m)
-    assert not isinstance(found, str)
-    spectrum = _scaled(m, found.spectrum, found.scale)
-    nh, nw = found.lengths
-    attrs = FFTConv2DAttrs((nh, nw), (nh, nw), (1, 1), found.axis)
-    return [m.b.node1("fft_conv2d", [found.x, spectrum], attrs, name=m.node.name)]
-
-
-def _fft_conv2d_why(m: Match) -> str:
-    found = _spectral_conv2d(m)
-    assert not isinstance(found, str)
-    kind = "constant" if m.b.const_value(found.spectrum) is not None else "run-time"
-    nh, nw = found.lengths
-    return f"rfft2 -> product with a {kind} spectrum -> irfft2, {nh}x{nw}: one fused kernel"
-
-
-def _after_inverse_dft_pair(m: Match) -> bool:
-    node, _ = _through_scales(m, m.node.inputs[0])
-    if node is None or node.op != "dft":
-        return False
-    a = node.attrs
-    assert isinstance(a, DFTAttrs)
-    before, _ = _through_scales(m, node.inputs[0])
-    return a.inverse and a.onesided and before is not None and before.op == "dft"
-
-
-FFT_CONV2D = RewriteRule(
-    "irfft2(rfft2(x) * K) => fft_conv2d",
-    ("reshape",),
-    _fft_conv2d_check,
-    _fft_conv2d_rewrite,
-    explain=True,
-    why=_fft_conv2d_why,
-    candidate=_after_inverse_dft_pair,
-)
-
 # --- 3. slice of an fft_conv --------------------------------------------------
 
 
@@ -416,7 +239,7 @@ def _slice_source(m: Match) -> Node | str:
         return "input is not an fft_conv"
     a = n.attrs
     assert isinstance(a, SliceAttrs)
-    if not _whole_leading_axes(a, conv.output.type.shape):
+    if not whole_leading_axes(a, conv.output.type.shape):
         return "slices more than the last axis"
     if a.starts[-1] != 0 or a.steps[-1] < 1:
         return "does not start at 0 going forward"
@@ -447,7 +270,7 @@ SLICE_FFT_CONV = RewriteRule(
 SPECTRAL_FUSION = RewritePass(
     "spectral-fusion",
     "DFT-written spectral mixing (rfft, complex product, irfft) becomes fused fft_conv ops",
-    (CMUL, FFT_CONV, FFT_CONV2D, SLICE_FFT_CONV),
+    (CMUL, FFT_CONV, FFT_CONV2D, REAL_FFT2, SLICE_FFT_CONV),
     requires=frozenset({"imported"}),
     ensures=frozenset({"spectral-fused"}),
 )

@@ -43,7 +43,7 @@ from typing import Any
 from fftc.kernels.fft import AXIS_ATTR, PAIRS_ATTR
 from fftc.kernels.fft.stockham import RADIX_ATTR, SPAN_ATTR
 
-from ..base import Knob, KnobSource, template
+from ..base import KERNEL_ATTR, Knob, KnobSource, template
 
 VECTOR = Knob("fft.vector_width", (4, 8, 16), 16, "fp32 lanes of the vectorised loop")
 PARALLEL_MIN = Knob(
@@ -54,6 +54,15 @@ PARALLEL_MIN = Knob(
     # mixes the whole array, so the threads trade cache lines), 32768 did
     "a block with fewer points (batch x length) runs on one thread; the last choice: never",
 )
+ROWS = Knob(
+    "fft.rows",
+    (1, 4, 8, 16),
+    8,
+    "transforms computed together with the batch as the vector lanes, every stage of a "
+    "group in cache (1: each stage over the whole batch, vectorised along the signal)",
+)
+#: grouped transforms keep a group's buffer (rows x n complex points) within this many bytes
+GROUP_BYTES = 256 * 1024
 #: the fewest lanes worth a vector loop
 MIN_LANES = 4
 
@@ -92,8 +101,113 @@ def _parallel(sch: Any, loops: list[Any], points: int, knobs: KnobSource) -> Non
         sch.parallel(fused)
 
 
-@template("fft.stage", "llvm", knobs=(VECTOR, PARALLEL_MIN))
+def _tag(sch: Any, block: Any) -> str:
+    return str(sch.get(block).annotations.get(KERNEL_ATTR, ""))
+
+
+def _post_block(sch: Any) -> Any | None:
+    blocks = sch.get_child_blocks(sch.get_sblock("root"))
+    return next((b for b in blocks if _tag(sch, b) == "fft.post"), None)
+
+
+def group_lanes(sch: Any, knobs: KnobSource) -> int:
+    """Transforms per group when the whole FFT is computed group by group (see
+    :func:`schedule_grouped`), else 1: the batch must be one dimension of the
+    output (besides unit ones), a multiple of the lanes, with at least two groups,
+    each group's buffers within ``GROUP_BYTES``."""
+    post = _post_block(sch)
+    if post is None:
+        return 1
+    annotations = sch.get(post).annotations
+    if AXIS_ATTR not in annotations or bool(int(annotations[PAIRS_ATTR])):
+        return 1
+    axis = int(annotations[AXIS_ATTR])
+    out_shape = [int(d) for d in sch.get(post).writes[0].source.shape]
+    if sum(d > 1 for d in (*out_shape[:axis], *out_shape[axis + 1 : -1])) > 1:
+        return 1  # the fused batch index must be one loop (else its region is not a range)
+    name = sch.get(post).name_hint
+    producers = [
+        b for b in sch.get_child_blocks(sch.get_sblock("root")) if sch.get(b).name_hint != name
+    ]
+    shapes = [tuple(int(d) for d in sch.get(b).writes[0].source.shape) for b in producers]
+    if not shapes or any(len(sh) != 3 or sh[0] != shapes[0][0] for sh in shapes):
+        return 1
+    bits = int(sch.get(post).writes[0].source.dtype.bits)
+    wanted = _value(sch, knobs.get(ROWS)) * 32 // bits
+    batch, length = shapes[0][0], max(sh[2] for sh in shapes)
+    # the most lanes up to the knob that divide the batch (7 for 385 transforms: LLVM
+    # pads a 7-lane vector to 8); fewer than MIN_LANES is not worth it
+    lanes = next((d for d in range(wanted, MIN_LANES - 1, -1) if batch % d == 0), 1)
+    fits = lanes * length * 2 * bits // 8 <= GROUP_BYTES
+    return lanes if wanted > 1 and lanes > 1 and batch >= 2 * lanes and fits else 1
+
+
+def lane_stage(sch: Any, block: Any, group: Any) -> None:
+    """A stage computed for ``V`` transforms at once: the batch is the vector lane."""
+    annotations = sch.get(block).annotations
+    radix, span = int(annotations[RADIX_ATTR]), int(annotations[SPAN_ATTR])
+    loops = sch.get_loops(block)
+    target = sch.get(group)
+    index = next(i for i, lp in enumerate(loops) if sch.get(lp).same_as(target))
+    lb, lc, lf = loops[index + 1 :]
+    extent = _extent(sch, lf)
+    if extent % (radix * span) == 0:
+        lq, lr, lk = sch.split(lf, factors=[extent // (radix * span), radix, span])
+        sch.reorder(lq, lk, lr, lc, lb)
+    else:  # a pruned last stage (fewer than ``radix`` outputs per butterfly kept)
+        lr, lk = sch.split(lf, factors=[None, span])
+        sch.reorder(lk, lr, lc, lb)
+    sch.vectorize(lb)
+    sch.unroll(lr)
+    sch.unroll(lc)
+
+
+def lane_pack(sch: Any, block: Any) -> None:
+    """A pack block computed for ``V`` transforms at once."""
+    lb, lc, ln = sch.get_loops(block)[-3:]
+    sch.reorder(ln, lc, lb)
+    sch.vectorize(lb)
+    sch.unroll(lc)
+
+
+def lay_out_lanes(sch: Any, block: Any, lanes: int) -> None:
+    """Batch ``b`` of a ``(b, c, f)`` intermediate -> ``(b // V, c, f, b % V)``."""
+    sch.transform_layout(block, ("write", 0), lambda b, c, f: (b // lanes, c, f, b % lanes))
+
+
+def schedule_grouped(sch: Any, block: Any, lanes: int) -> None:
+    """The whole FFT group by group: the output's batch loops fused and split into
+    ``(group, lane)``, every stage computed inside the parallel group loop with the
+    ``V`` transforms as the innermost, vectorised loop (one full vector per
+    butterfly operand whatever the span; the group's buffers stay in cache)."""
+    axis = int(sch.get(block).annotations[AXIS_ATTR])
+    loops = sch.get_loops(block)
+    rows = [*loops[:axis], *loops[axis + 1 : -1]]
+    points, lc = loops[axis], loops[-1]
+    sch.reorder(*rows, points, lc)
+    row = sch.fuse(*rows) if len(rows) > 1 else rows[0]
+    group, lane = sch.split(row, factors=[None, lanes])
+    sch.reorder(group, points, lc, lane)
+    sch.unroll(lc)
+    sch.vectorize(lane)
+    sch.parallel(group)
+    producers = [b for b in sch.get_child_blocks(sch.get_sblock("root")) if not b.same_as(block)]
+    producers = [b for b in producers if _tag(sch, b) in ("fft.stage", "fft.pack")]
+    for producer in producers:
+        lay_out_lanes(sch, producer, lanes)
+    for producer in reversed(producers):
+        sch.compute_at(producer, group, preserve_unit_loops=True)
+    for producer in producers:
+        if _tag(sch, producer) == "fft.stage":
+            lane_stage(sch, producer, group)
+        else:
+            lane_pack(sch, producer)
+
+
+@template("fft.stage", "llvm", knobs=(VECTOR, PARALLEL_MIN, ROWS))
 def schedule_stage(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    if group_lanes(sch, knobs) > 1:
+        return  # the output block's template computes the stages group by group
     annotations = sch.get(block).annotations
     radix, span = int(annotations[RADIX_ATTR]), int(annotations[SPAN_ATTR])
     loops = sch.get_loops(block)
@@ -140,11 +254,15 @@ def _writes_function_output(sch: Any, block: Any) -> bool:
     return not any(buf.same_as(written) for buf in root.alloc_buffers)
 
 
-@template("fft.post", "llvm", knobs=(VECTOR, PARALLEL_MIN))
+@template("fft.post", "llvm", knobs=(VECTOR, PARALLEL_MIN, ROWS))
 def schedule_post(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
     loops = sch.get_loops(block)
     annotations = sch.get(block).annotations
     if AXIS_ATTR not in annotations or len(sch.get(block).iter_vars) != len(loops):
+        return
+    lanes = group_lanes(sch, knobs)
+    if lanes > 1:
+        schedule_grouped(sch, block, lanes)
         return
     axis = int(annotations[AXIS_ATTR])
     pairs = bool(int(annotations[PAIRS_ATTR]))
@@ -191,8 +309,10 @@ def schedule_post(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
         _parallel(sch, fusable or inside, points, knobs)
 
 
-@template("fft.pack", "llvm", knobs=(VECTOR, PARALLEL_MIN))
+@template("fft.pack", "llvm", knobs=(VECTOR, PARALLEL_MIN, ROWS))
 def schedule_pack(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    if group_lanes(sch, knobs) > 1:
+        return  # computed group by group with the stages
     loops = sch.get_loops(block)
     if len(loops) != 3:
         return

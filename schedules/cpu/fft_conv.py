@@ -17,6 +17,14 @@ Relax fused the elementwise epilogue).  It:
    has fewer iterations;
 4. vectorises the output over pairs ``t = 2j + p`` (even/odd points are the
    real/imaginary parts of one complex value) when the stride is 1.
+
+With ``fft_conv.rows = V > 1`` (default 8; used when ``V`` divides the row
+count) the row loop is split into ``(group, lane)`` instead: every
+intermediate is laid out ``(row // V, c, f, row % V)``, the blocks are
+computed inside the parallel group loop, and in every stage the ``V`` rows are
+the innermost, vectorised loop: each butterfly operand is one full vector
+whatever the span, and no stage shuffles (the first stage gathers its inputs
+across rows, the output block reads with stride ``V``).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any
 from fftc.kernels.fft.stockham import RADIX_ATTR, SPAN_ATTR
 from fftc.schedules.base import KERNEL_ATTR, Knob, KnobSource, template
 
-from .fft import VECTOR, _extent, _lanes, _value, _width
+from .fft import VECTOR, _extent, _lanes, _value, _width, lane_pack, lane_stage
 
 STAGE, PACK = "fft_conv.stage", "fft_conv.pack"
 STRIDE_ATTR = "fftc.fft_conv.stride"
@@ -101,33 +109,6 @@ def _schedule_pack(sch: Any, block: Any, row: Any, knobs: KnobSource) -> None:
     sch.unroll(lc)
 
 
-def _lane_stage(sch: Any, block: Any, row: Any) -> None:
-    """A stage computed for ``V`` rows at once: the row is the vector lane."""
-    annotations = sch.get(block).annotations
-    radix, span = int(annotations[RADIX_ATTR]), int(annotations[SPAN_ATTR])
-    loops = sch.get_loops(block)
-    target = sch.get(row)
-    index = next(i for i, lp in enumerate(loops) if sch.get(lp).same_as(target))
-    lb, lc, lf = loops[index + 1 :]
-    extent = _extent(sch, lf)
-    if extent % (radix * span) == 0:
-        lq, lr, lk = sch.split(lf, factors=[extent // (radix * span), radix, span])
-        sch.reorder(lq, lk, lr, lc, lb)
-    else:  # a pruned last stage (fewer than ``radix`` outputs per butterfly kept)
-        lr, lk = sch.split(lf, factors=[None, span])
-        sch.reorder(lk, lr, lc, lb)
-    sch.vectorize(lb)
-    sch.unroll(lr)
-    sch.unroll(lc)
-
-
-def _lane_pack(sch: Any, block: Any) -> None:
-    lb, lc, ln = sch.get_loops(block)[-3:]
-    sch.reorder(ln, lc, lb)
-    sch.vectorize(lb)
-    sch.unroll(lc)
-
-
 def _row_lanes(sch: Any, block: Any, row: Any, producers: list[Any], knobs: KnobSource) -> int:
     """How many rows share the vector lanes (1: vectorise along each row)."""
     bits = int(sch.get(block).writes[0].source.dtype.bits)
@@ -146,9 +127,9 @@ def _schedule_lanes(sch: Any, block: Any, row: Any, lanes: int, producers: list[
         sch.compute_at(producer, outer, preserve_unit_loops=True)
     for producer in producers:
         if _tag(sch, producer) == STAGE:
-            _lane_stage(sch, producer, outer)
+            lane_stage(sch, producer, outer)
         else:
-            _lane_pack(sch, producer)
+            lane_pack(sch, producer)
     return outer
 
 

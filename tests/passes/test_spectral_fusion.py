@@ -14,7 +14,7 @@ from fftc.codegen.build import build
 from fftc.codegen.tvm_api import tvm
 from fftc.ir import DType, GraphBuilder, TensorType, parse_graph, print_graph
 from fftc.ir.ops.dft import DFTAttrs
-from fftc.ir.ops.movement import ConcatAttrs, PadAttrs, ReshapeAttrs, SliceAttrs
+from fftc.ir.ops.movement import AxisAttrs, ConcatAttrs, PadAttrs, ReshapeAttrs, SliceAttrs
 from fftc.ir.ops.registry import get_op
 from fftc.passes import PassContext, run_pipeline
 from fftc.target import parse_target
@@ -91,10 +91,14 @@ def test_ir_snapshot():
     assert text == SNAPSHOT, text
 
 
+def _widened(data):
+    return data.astype(np.float64) if data.dtype.kind == "f" else data
+
+
 def _evaluate(graph, feeds):
     """The graph in float64 through every op's NumPy reference."""
     values = {k: v.astype(np.float64) for k, v in feeds.items()}
-    values.update({c.value.name: c.data.astype(np.float64) for c in graph.constants})
+    values.update({c.value.name: _widened(c.data) for c in graph.constants})
     for node in graph.nodes:
         outs = get_op(node.op).reference([values.get(i) if i else None for i in node.inputs],
                                          node.attrs)  # fmt: skip
@@ -211,3 +215,40 @@ def test_odd_last_length_is_refused_with_a_reason():
     assert "fft_conv2d" not in [n.op for n in out.nodes]
     reasons = [str(d) for d in ctx.decisions if "fft_conv2d" in str(d)]
     assert any("odd FFT length 7" in r for r in reasons), reasons
+
+
+def fnet_pattern(shape=(1, 6, 8), axes=(2, 1), *, complex_input=False):
+    """FNet's mixing as PyTorch exports ``torch.fft.fft2(x).real``: a DFT of the real
+    input along one axis, a DFT of that along the other, the real part (gather 0)."""
+    b = GraphBuilder("g")
+    x = b.input("x", TensorType((*shape, 2) if complex_input else shape, F32))
+    h = x if complex_input else b.node1("reshape", [x], ReshapeAttrs((*shape, 1)))
+    for axis in axes:
+        h = b.node1("dft", [h], DFTAttrs(axis, shape[axis]))
+    zero = b.constant(np.asarray(0, np.int64), "zero")
+    y = b.node1("gather", [h, zero], AxisAttrs(len(shape)))
+    return b.build([y], ["y"])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{}, {"axes": (1, 2)}, {"shape": (2, 7, 9)}, {"shape": (1, 5, 2)}, {"shape": (3, 4, 6)}],
+    ids=["fnet", "other-order", "odd-lengths", "length-2", "batch-3"],
+)
+def test_real_part_of_fft2_becomes_half_spectrum_and_mirror(kwargs):
+    """Re(fft2(x)) of a real x: the first DFT one-sided, the second on the half, then
+    ``mirror_real`` (vs a float64 evaluation of the original graph, 1e-5 of max|y|)."""
+    graph = fnet_pattern(**kwargs)
+    fused, ctx = _fused(graph)
+    ops = [n.op for n in fused.nodes]
+    assert ops == ["reshape", "dft", "dft", "mirror_real"], print_graph(fused)
+    assert [n.attrs.onesided for n in fused.nodes if n.op == "dft"] == [True, False]
+    assert any("half spectrum + mirror" in str(d) for d in ctx.decisions)
+    _check_numerics(graph, "mirror_real")
+
+
+def test_real_part_of_complex_fft2_is_refused_with_a_reason():
+    out, ctx = _fused(fnet_pattern(complex_input=True))
+    assert "mirror_real" not in [n.op for n in out.nodes]
+    reasons = [str(d) for d in ctx.decisions if "mirror" in str(d)]
+    assert any("input is complex" in r for r in reasons), reasons

@@ -4,13 +4,14 @@ and pooling."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from fftc.codegen.lower.registry import Expr, LowerContext, accumulate_in_f32, lowers
-from fftc.codegen.tvm_api import relax
+from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.ir import Node
 from fftc.ir.ops.conv import ConvAttrs, ConvTransposeAttrs, PoolAttrs
 from fftc.ir.ops.dft import DFTAttrs
-from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs
+from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs, MirrorRealAttrs
 
 op = relax.op
 
@@ -149,6 +150,30 @@ def fft_conv2d(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> li
     y = emit_fft_conv2d(ctx.bb, args[0], args[1], lengths=a.lengths, out_shape=a.out_shape,
                         strides=a.strides, axis=a.axis, knobs=knobs)  # fmt: skip
     return [y]
+
+
+@lowers("mirror_real")
+def mirror_real(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    a = node.attrs
+    assert isinstance(a, MirrorRealAttrs)
+    shape = ctx.input_type(node, 0).shape
+    half, rows = a.length // 2, shape[a.flip_axis]
+
+    def compute(x: te.Tensor) -> te.Tensor:
+        def body(*index: Any) -> Any:
+            k, j = index[a.axis], index[a.flip_axis]
+            low = list(index)
+            low[a.axis] = tirx.min(k, half)
+            high = list(index)
+            high[a.axis] = tirx.max(a.length - k, 0)
+            high[a.flip_axis] = tirx.floormod(rows - j, rows)
+            return tirx.Select(k <= half, x[(*low, 0)], x[(*high, 0)])
+
+        out = list(shape[:-1])
+        out[a.axis] = a.length
+        return te.compute(tuple(out), body, name="mirror_real")
+
+    return [ctx.bb.emit_te(compute, args[0], primfunc_name_hint="mirror_real")]
 
 
 @lowers("cmul")

@@ -203,3 +203,58 @@ register_op(
         doc="irfft2(rfft2(x, lengths) * spectrum)[::strides][:out_shape] over axes (axis, axis+1).",
     )
 )
+
+
+@dataclass(frozen=True)
+class MirrorRealAttrs(Attrs):
+    axis: int  # the one-sided axis (length // 2 + 1 bins in, ``length`` points out)
+    length: int
+    flip_axis: int  # the other transformed axis: index j reads (-j) mod extent
+
+
+def _mirror_real_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
+    assert isinstance(a, MirrorRealAttrs)
+    x = need(ts[0], "x")
+    if not x.dtype.is_float or x.rank < 3 or x.shape[-1] != 2:
+        raise IRError(f"mirror_real: input must be a complex (..., 2) float tensor, got {x}")
+    axes = {a.axis, a.flip_axis}
+    if len(axes) != 2 or not all(0 <= ax < x.rank - 1 for ax in axes):
+        raise IRError(f"mirror_real: axes {a.axis}, {a.flip_axis} must differ, in 0..{x.rank - 2}")
+    if a.length < 1 or x.shape[a.axis] != a.length // 2 + 1:
+        raise IRError(
+            f"mirror_real: axis {a.axis} of {x} must hold {a.length // 2 + 1} bins for length "
+            f"{a.length}"
+        )
+    shape = list(x.shape[:-1])
+    shape[a.axis] = a.length
+    return [x.with_shape(tuple(shape))]
+
+
+def mirror_real_reference(x: np.ndarray, a: MirrorRealAttrs) -> np.ndarray:
+    """``Re X`` over ``length`` points on ``axis`` from the one-sided ``X``: bins above
+    ``length // 2`` are ``Re X[.., (-j) mod M (flip_axis), length - k (axis), ..]``."""
+    real = x[..., 0]
+    bins = np.arange(a.length // 2 + 1, a.length)
+    mirrored = np.take(real, a.length - bins, axis=a.axis)
+    rows = real.shape[a.flip_axis]
+    mirrored = np.take(mirrored, (-np.arange(rows)) % rows, axis=a.flip_axis)
+    return np.concatenate([real, mirrored], axis=a.axis)
+
+
+def _mirror_real_ref(xs: Sequence[np.ndarray | None], a: Attrs) -> list[np.ndarray]:
+    assert isinstance(a, MirrorRealAttrs)
+    return [mirror_real_reference(arr(xs[0]), a)]
+
+
+register_op(
+    OpDef(
+        "mirror_real",
+        ("x",),
+        _mirror_real_infer,
+        _mirror_real_ref,
+        MirrorRealAttrs,
+        kind=OpKind.spectral,
+        doc="Re of a 2-D spectrum of a real signal, its other half mirrored from the one-sided "
+        "half (FNet's Re(fft2(x))).",
+    )
+)
