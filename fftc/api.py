@@ -57,6 +57,8 @@ class CompileOptions:
     pass_options: dict[str, Any] = field(default_factory=dict)
     #: a tuning log (directory) written by ``fftc tune`` for this target
     tuning_log: str | os.PathLike[str] | None = None
+    #: without ``tuning_log``: apply the shipped logs of ``tuning_logs/`` for this target
+    shipped_logs: bool = True
     #: compute precision for cuda targets: fp32 (default), fp16 or bf16
     dtype: str = "fp32"
 
@@ -134,10 +136,10 @@ def compile(
     tick("passes", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    tuned = _tuning_lookup(opts.tuning_log, spec)
+    tuned, shipped = _tuning_lookup(opts.tuning_log, spec, opts.shipped_logs)
     result = build(graph, spec, on_stage=hook, tuned=tuned, dtype=dtype)
     assert result is not None
-    if tuned is not None:
+    if opts.tuning_log is not None:
         _report_tuning(opts.tuning_log, result.schedule)
     tick("codegen", time.perf_counter() - t0)
 
@@ -181,7 +183,11 @@ def compile(
             f"[schedule] {fn}: left unscheduled ({why})"
             for fn, why in sorted(result.schedule.failed.items())
         ),
-        *(f"[tune] {fn}: schedule from the tuning log" for fn in sorted(result.schedule.tuned)),
+        *(
+            f"[tune] {fn}: schedule from the {'shipped ' if shipped else ''}tuning log"
+            f"{' (' + ', '.join(p.name for p in shipped) + ')' if shipped else ''}"
+            for fn in sorted(result.schedule.tuned)
+        ),
         *(
             f"[tune] {fn}: default schedule ({why})"
             for fn, why in sorted(result.schedule.untuned.items())
@@ -191,14 +197,22 @@ def compile(
     return module
 
 
-def _tuning_lookup(path: str | os.PathLike[str] | None, spec: TargetSpec) -> Any:
-    """The tuning log's lookup for the schedule driver (None without a log)."""
-    if path is None:
-        return None
+def _tuning_lookup(
+    path: str | os.PathLike[str] | None, spec: TargetSpec, shipped: bool = True
+) -> tuple[Any, list[Path]]:
+    """The schedule lookup for the build (None without a log) and the shipped logs used:
+    the given tuning log, else the shipped ones for this target (``fftc.tune.shipped``)."""
     from fftc.codegen.build import tvm_target
-    from fftc.tune.log import TuningLog
 
-    return TuningLog.open(path, spec).lookup(tvm_target(spec))
+    if path is not None:
+        from fftc.tune.log import TuningLog
+
+        return TuningLog.open(path, spec).lookup(tvm_target(spec)), []
+    if not shipped:
+        return None, []
+    from fftc.tune.shipped import shipped_lookup
+
+    return shipped_lookup(spec, tvm_target(spec))
 
 
 def _report_tuning(path: str | os.PathLike[str] | None, report: Any) -> None:
@@ -255,9 +269,13 @@ def inspect_stage(
     allow_nonfinite: bool = False,
     pass_options: Mapping[str, Any] | None = None,
     dtype: str = "fp32",
+    tuning_log: str | os.PathLike[str] | None = None,
+    shipped_logs: bool = True,
 ) -> str:
     """The text of the IR after ``stage`` (see :func:`stage_names`); for cuda targets,
-    stage ``cuda`` is the generated CUDA source and ``dtype`` the compute precision."""
+    stage ``cuda`` is the generated CUDA source and ``dtype`` the compute precision.
+    ``tuning_log`` / ``shipped_logs``: the schedules the ``tir`` stage shows, as for
+    :func:`compile`."""
     spec = parse_target(target)
     names = stage_names(spec)
     if stage in CUDA_STAGES and spec.kind != "cuda":
@@ -284,7 +302,8 @@ def inspect_stage(
         graph = run_pipeline(graph, PassContext(dict(pass_options or {})), on_stage=hook)
         from fftc.codegen.build import build
 
-        build(graph, spec, on_stage=hook, dtype=compute)
+        tuned, _ = _tuning_lookup(tuning_log, spec, shipped_logs)
+        build(graph, spec, on_stage=hook, dtype=compute, tuned=tuned)
     except _Stop:
         pass
     except IRError as err:

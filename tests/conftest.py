@@ -27,6 +27,13 @@ def _has_gpu() -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _no_shipped_tuning_logs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test compiles with the default schedules unless it names a log: the shipped
+    logs of tuning_logs/ (applied automatically on a matching CPU) are turned off."""
+    monkeypatch.setenv("FFTC_TUNING_LOGS", "")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     gpu = _has_gpu()
     has_torch = importlib.util.find_spec("torch") is not None

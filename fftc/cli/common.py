@@ -24,7 +24,13 @@ def add_model_options(p: argparse.ArgumentParser, tuning_log: bool = True) -> No
             "--tuning-log",
             metavar="DIR",
             help="apply the schedules of a tuning log written by 'fftc tune' (functions it "
-            "lacks get the default schedules; a log for another target is refused)",
+            "lacks get the default schedules; a log for another target is refused); "
+            "without it, the shipped logs in tuning_logs/ for this target apply",
+        )
+        p.add_argument(
+            "--no-shipped-logs",
+            action="store_true",
+            help="do not apply the shipped tuning logs (tuning_logs/, or $FFTC_TUNING_LOGS)",
         )
     p.add_argument(
         "--target",
@@ -68,6 +74,7 @@ def compile_options(args: argparse.Namespace) -> CompileOptions:
     return CompileOptions(
         pass_options={"conv_fft": args.conv_fft},
         tuning_log=getattr(args, "tuning_log", None),
+        shipped_logs=not getattr(args, "no_shipped_logs", False),
         dtype=getattr(args, "dtype", "fp32"),
     )
 

@@ -65,6 +65,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     elif args.explain:
         text = _explain(args, path)
     else:
+        options = compile_options(args)
         text = inspect_stage(
             path,
             args.stage,
@@ -72,8 +73,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             input_shapes(args),
             not args.full,
             args.allow_nonfinite_weights,
-            compile_options(args).pass_options,
+            options.pass_options,
             args.dtype,
+            options.tuning_log,
+            options.shipped_logs,
         )
     if out is not None:
         out.write_text(text)

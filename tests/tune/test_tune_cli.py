@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -205,3 +206,63 @@ def test_tune_through_rpc_on_loopback(dft_path: Path, tmp_path: Path):
             if proc is not None:
                 proc.kill()
                 proc.wait(timeout=30)
+
+
+def _cli_with_shipped(shipped: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FFTC_TUNING_LOGS": str(shipped)}
+    return subprocess.run([sys.executable, "-m", "fftc", *args], capture_output=True,
+                          text=True, env=env, timeout=600, check=False)  # fmt: skip
+
+
+def test_shipped_logs_apply_for_their_target_only(tiny_path: Path, tuned_log: Path, tmp_path):
+    """A log in the shipped directory applies without --tuning-log; --no-shipped-logs
+    turns it off; a shipped log for another target is skipped silently."""
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    shutil.copytree(tuned_log, shipped / "tiny-log")
+    r = _cli_with_shipped(shipped, "inspect", str(tiny_path), "--explain")
+    assert r.returncode == 0, r.stderr
+    assert "shipped tuning log (tiny-log)" in r.stdout
+    r = _cli_with_shipped(shipped, "inspect", str(tiny_path), "--explain", "--no-shipped-logs")
+    assert r.returncode == 0, r.stderr
+    assert "[tune]" not in r.stdout
+    meta = json.loads((shipped / "tiny-log" / META).read_text())
+    meta["target"] = "llvm:some-other-cpu"
+    (shipped / "tiny-log" / META).write_text(json.dumps(meta))
+    r = _cli_with_shipped(shipped, "inspect", str(tiny_path), "--explain")
+    assert r.returncode == 0, r.stderr
+    assert "[tune]" not in r.stdout
+
+
+def test_inspect_tir_applies_the_tuning_log(tiny_path: Path, tuned_log: Path):
+    r = fftc_cli("inspect", str(tiny_path), "--stage", "tir", "--tuning-log", str(tuned_log))
+    assert r.returncode == 0, r.stderr
+    assert "T.prim_func" in r.stdout
+    r = fftc_cli("inspect", str(tiny_path), "--stage", "tir", "--tuning-log", "no-such-log")
+    assert r.returncode == 2
+    assert "no such tuning log" in r.stderr
+
+
+def test_ship_keeps_the_best_record_per_task(tuned_log: Path, tmp_path: Path):
+    from tvm_ffi import structural_hash
+
+    from fftc.tune.ship import main as ship_main
+
+    def key(record):
+        return structural_hash(record.workload.mod)
+
+    into = tmp_path / "shipped"
+    assert ship_main([str(tuned_log), "--into", str(into)]) == 0
+    shipped = TuningLog.open(into / tuned_log.name, SPEC)
+    records = shipped.records()
+    workloads = {key(r) for r in records}
+    assert len(records) == len(workloads)
+    assert len(records) < len(TuningLog.open(tuned_log, SPEC).records())
+    best: dict[int, float] = {}
+    for r in TuningLog.open(tuned_log, SPEC).records():
+        if r.run_secs:
+            secs = min(float(s) for s in r.run_secs)
+            best[key(r)] = min(best.get(key(r), secs), secs)
+    assert all(min(float(s) for s in r.run_secs) <= best[key(r)] + 1e-12
+               for r in records)  # fmt: skip
+    assert ship_main([str(tuned_log), "--into", str(into)]) == 2  # never overwrites
