@@ -184,8 +184,12 @@ def compile(
             for fn, why in sorted(result.schedule.failed.items())
         ),
         *(
+            [f"[tune] shipped tuning logs for {spec.key}: {', '.join(p.name for p in shipped)}"]
+            if shipped
+            else []
+        ),
+        *(
             f"[tune] {fn}: schedule from the {'shipped ' if shipped else ''}tuning log"
-            f"{' (' + ', '.join(p.name for p in shipped) + ')' if shipped else ''}"
             for fn in sorted(result.schedule.tuned)
         ),
         *(

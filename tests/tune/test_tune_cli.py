@@ -222,7 +222,9 @@ def test_shipped_logs_apply_for_their_target_only(tiny_path: Path, tuned_log: Pa
     shutil.copytree(tuned_log, shipped / "tiny-log")
     r = _cli_with_shipped(shipped, "inspect", str(tiny_path), "--explain")
     assert r.returncode == 0, r.stderr
-    assert "shipped tuning log (tiny-log)" in r.stdout
+    assert "shipped tuning logs for llvm:" in r.stdout
+    assert "tiny-log" in r.stdout
+    assert "schedule from the shipped tuning log" in r.stdout
     r = _cli_with_shipped(shipped, "inspect", str(tiny_path), "--explain", "--no-shipped-logs")
     assert r.returncode == 0, r.stderr
     assert "[tune]" not in r.stdout
