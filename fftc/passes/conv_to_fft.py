@@ -187,35 +187,26 @@ def wrapped_spectrum_nd(
     return np.stack([spec.real, spec.imag], axis=-1)
 
 
-def _rewrite_1d(m: Match, p: FFTConvPlan) -> Sequence[str]:
+def _rewrite_fused(m: Match, p: FFTConvPlan) -> Sequence[str]:
+    """1-D and 2-D: one ``fft_conv`` / ``fft_conv2d`` of the unpadded input."""
     n, b = m.node, m.b
     a = n.attrs
     assert isinstance(a, ConvAttrs)
     xname, wname = n.inputs[0] or "", n.inputs[1] or ""
     weights = b.const_value(wname)
     assert weights is not None
+    rank = len(p.lengths)
     dtype = b.type_of(xname).dtype.numpy()
-    spec = wrapped_spectrum(weights, a.dilations[0], p.lengths[0], a.pads[0])
+    spec = wrapped_spectrum_nd(weights, a.dilations, p.lengths, a.pads[:rank])
     k = b.constant(spec.astype(dtype), f"{n.name}_spectrum")
-    attrs = FFTConvAttrs(p.lengths[0], p.out[0], a.strides[0])
-    y = b.node1("fft_conv", [xname, k], attrs, name=n.name)
-    return [_add_bias(m, y, 1)]
-
-
-def _rewrite_2d(m: Match, p: FFTConvPlan) -> Sequence[str]:
-    n, b = m.node, m.b
-    a = n.attrs
-    assert isinstance(a, ConvAttrs)
-    xname, wname = n.inputs[0] or "", n.inputs[1] or ""
-    weights = b.const_value(wname)
-    assert weights is not None
-    dtype = b.type_of(xname).dtype.numpy()
-    spec = wrapped_spectrum_nd(weights, a.dilations, p.lengths, a.pads[:2])
-    k = b.constant(spec.astype(dtype), f"{n.name}_spectrum")
-    lengths, out, strides = p.lengths, p.out, a.strides
-    attrs = FFTConv2DAttrs((lengths[0], lengths[1]), (out[0], out[1]), (strides[0], strides[1]))
-    y = b.node1("fft_conv2d", [xname, k], attrs, name=n.name)
-    return [_add_bias(m, y, 2)]
+    if rank == 1:
+        y = b.node1("fft_conv", [xname, k], FFTConvAttrs(p.lengths[0], p.out[0], a.strides[0]),
+                    name=n.name)  # fmt: skip
+    else:
+        (nh, nw), (oh, ow), (sh, sw) = p.lengths, p.out, a.strides
+        attrs = FFTConv2DAttrs((nh, nw), (oh, ow), (sh, sw))
+        y = b.node1("fft_conv2d", [xname, k], attrs, name=n.name)
+    return [_add_bias(m, y, rank)]
 
 
 def _add_bias(m: Match, y: str, rank: int) -> str:
@@ -236,10 +227,8 @@ def _rewrite(m: Match) -> Sequence[str]:
     weights = b.const_value(wname)
     assert weights is not None
     rank, p = x.rank - 2, _plan(m)
-    if rank == 1:
-        return _rewrite_1d(m, p)
-    if rank == 2:
-        return _rewrite_2d(m, p)
+    if rank in (1, 2):
+        return _rewrite_fused(m, p)
     batch, c = x.shape[:2]
     dtype = x.dtype.numpy()
     name = n.name

@@ -88,3 +88,8 @@ def scaled_spectrum(m: Match, spectrum: str, scale: float) -> str:
     dtype = b.type_of(spectrum).dtype.numpy()
     factor = b.constant(np.asarray(scale, dtype=dtype), f"{name}_scale")
     return b.node1("mul", [spectrum, factor], name=name)
+
+
+def refusal(found: object) -> str | None:
+    """A rule's check from its matcher's result: the reason string, or None (a match)."""
+    return found if isinstance(found, str) else None

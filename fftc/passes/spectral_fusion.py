@@ -39,7 +39,13 @@ from fftc.ir.ops.dft import DFTAttrs
 from fftc.ir.ops.movement import ConcatAttrs, SliceAttrs
 from fftc.ir.ops.spectral import FFTConvAttrs
 from fftc.passes.rewrite import Match, RewritePass, RewriteRule
-from fftc.passes.spectral_common import dft_scale, real_signal, scaled_spectrum, whole_leading_axes
+from fftc.passes.spectral_common import (
+    dft_scale,
+    real_signal,
+    refusal,
+    scaled_spectrum,
+    whole_leading_axes,
+)
 from fftc.passes.spectral_fusion_2d import FFT_CONV2D, REAL_FFT2
 
 # --- 1. complex product -------------------------------------------------------
@@ -195,8 +201,7 @@ def _spectral_conv(m: Match) -> SpectralConv | str:
 
 
 def _fft_conv_check(m: Match) -> str | None:
-    found = _spectral_conv(m)
-    return found if isinstance(found, str) else None
+    return refusal(_spectral_conv(m))
 
 
 def _fft_conv_rewrite(m: Match) -> Sequence[str]:
@@ -247,8 +252,7 @@ def _slice_source(m: Match) -> Node | str:
 
 
 def _slice_check(m: Match) -> str | None:
-    found = _slice_source(m)
-    return found if isinstance(found, str) else None
+    return refusal(_slice_source(m))
 
 
 def _slice_rewrite(m: Match) -> Sequence[str]:

@@ -14,6 +14,7 @@ from fftc.passes.spectral_common import (
     dft_attrs,
     dft_scale,
     real_signal,
+    refusal,
     scaled_spectrum,
     through_scales,
     unscaled,
@@ -87,8 +88,7 @@ def _spectral_conv2d(m: Match) -> SpectralConv2D | str:
 
 
 def _fft_conv2d_check(m: Match) -> str | None:
-    found = _spectral_conv2d(m)
-    return found if isinstance(found, str) else None
+    return refusal(_spectral_conv2d(m))
 
 
 def _fft_conv2d_rewrite(m: Match) -> Sequence[str]:
@@ -169,8 +169,7 @@ def _real_fft2(m: Match) -> RealFFT2 | str:
 
 
 def _real_fft2_check(m: Match) -> str | None:
-    found = _real_fft2(m)
-    return found if isinstance(found, str) else None
+    return refusal(_real_fft2(m))
 
 
 def _real_fft2_rewrite(m: Match) -> Sequence[str]:

@@ -101,13 +101,19 @@ def _parallel(sch: Any, loops: list[Any], points: int, knobs: KnobSource) -> Non
         sch.parallel(fused)
 
 
-def _tag(sch: Any, block: Any) -> str:
+def kernel_tag(sch: Any, block: Any) -> str:
+    """The block's ``fftc.kernel`` annotation ("" if none)."""
     return str(sch.get(block).annotations.get(KERNEL_ATTR, ""))
+
+
+def tagged_blocks(sch: Any, *tags: str) -> list[Any]:
+    """The root's child blocks whose ``fftc.kernel`` tag is one of ``tags``, in order."""
+    return [b for b in sch.get_child_blocks(sch.get_sblock("root")) if kernel_tag(sch, b) in tags]
 
 
 def _post_block(sch: Any) -> Any | None:
     blocks = sch.get_child_blocks(sch.get_sblock("root"))
-    return next((b for b in blocks if _tag(sch, b) == "fft.post"), None)
+    return next((b for b in blocks if kernel_tag(sch, b) == "fft.post"), None)
 
 
 def group_lanes(sch: Any, knobs: KnobSource) -> int:
@@ -142,32 +148,37 @@ def group_lanes(sch: Any, knobs: KnobSource) -> int:
     return lanes if wanted > 1 and lanes > 1 and batch >= 2 * lanes and fits else 1
 
 
-def lane_stage(sch: Any, block: Any, group: Any) -> None:
-    """A stage computed for ``V`` transforms at once: the batch is the vector lane."""
+def _point_loops(sch: Any, block: Any, lf: Any) -> list[Any]:
+    """A stage's point loop ``f`` split into ``(q, k, r)`` (``r`` unrolled) where its
+    extent allows; a pruned last stage (fewer outputs kept) into ``(k, r)``."""
     annotations = sch.get(block).annotations
     radix, span = int(annotations[RADIX_ATTR]), int(annotations[SPAN_ATTR])
-    loops = sch.get_loops(block)
-    target = sch.get(group)
-    index = next(i for i, lp in enumerate(loops) if sch.get(lp).same_as(target))
-    lb, lc, lf = loops[index + 1 :]
     extent = _extent(sch, lf)
     if extent % (radix * span) == 0:
         lq, lr, lk = sch.split(lf, factors=[extent // (radix * span), radix, span])
-        sch.reorder(lq, lk, lr, lc, lb)
-    else:  # a pruned last stage (fewer than ``radix`` outputs per butterfly kept)
+        sch.unroll(lr)
+        return [lq, lk, lr]
+    if extent > span:  # r's last iteration may be partial
         lr, lk = sch.split(lf, factors=[None, span])
-        sch.reorder(lk, lr, lc, lb)
-    sch.vectorize(lb)
-    sch.unroll(lr)
-    sch.unroll(lc)
+        sch.unroll(lr)
+        return [lk, lr]
+    return [lf]
 
 
-def lane_pack(sch: Any, block: Any) -> None:
-    """A pack block computed for ``V`` transforms at once."""
-    lb, lc, ln = sch.get_loops(block)[-3:]
-    sch.reorder(ln, lc, lb)
-    sch.vectorize(lb)
+def lane_stage(sch: Any, block: Any, group: Any) -> None:
+    """A stage (or, untagged, a pack block) computed for ``V`` transforms at once
+    inside ``group``: its loops there are ``(lane, *batch, c, f)``; the lane (the
+    ``V`` transforms) becomes the innermost, vectorised loop."""
+    loops = sch.get_loops(block)
+    target = sch.get(group)
+    index = next(i for i, lp in enumerate(loops) if sch.get(lp).same_as(target))
+    lane, *batch, lc, lf = loops[index + 1 :]
+    is_stage = kernel_tag(sch, block).endswith(".stage")
+    points = _point_loops(sch, block, lf) if is_stage else [lf]
+    sch.reorder(*batch, *points, lc, lane)
     sch.unroll(lc)
+    if _extent(sch, lane) > 1:
+        sch.vectorize(lane)
 
 
 def lay_out_lanes(sch: Any, block: Any, lanes: int) -> None:
@@ -191,17 +202,13 @@ def schedule_grouped(sch: Any, block: Any, lanes: int) -> None:
     sch.unroll(lc)
     sch.vectorize(lane)
     sch.parallel(group)
-    producers = [b for b in sch.get_child_blocks(sch.get_sblock("root")) if not b.same_as(block)]
-    producers = [b for b in producers if _tag(sch, b) in ("fft.stage", "fft.pack")]
+    producers = tagged_blocks(sch, "fft.stage", "fft.pack")
     for producer in producers:
         lay_out_lanes(sch, producer, lanes)
     for producer in reversed(producers):
         sch.compute_at(producer, group, preserve_unit_loops=True)
     for producer in producers:
-        if _tag(sch, producer) == "fft.stage":
-            lane_stage(sch, producer, group)
-        else:
-            lane_pack(sch, producer)
+        lane_stage(sch, producer, group)
 
 
 @template("fft.stage", "llvm", knobs=(VECTOR, PARALLEL_MIN, ROWS))

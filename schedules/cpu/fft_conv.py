@@ -32,9 +32,19 @@ from __future__ import annotations
 from typing import Any
 
 from fftc.kernels.fft.stockham import RADIX_ATTR, SPAN_ATTR
-from fftc.schedules.base import KERNEL_ATTR, Knob, KnobSource, template
+from fftc.schedules.base import Knob, KnobSource, template
 
-from .fft import VECTOR, _extent, _lanes, _value, _width, lane_pack, lane_stage
+from .fft import (
+    VECTOR,
+    _extent,
+    _lanes,
+    _value,
+    _width,
+    kernel_tag,
+    lane_stage,
+    lay_out_lanes,
+    tagged_blocks,
+)
 
 STAGE, PACK = "fft_conv.stage", "fft_conv.pack"
 STRIDE_ATTR = "fftc.fft_conv.stride"
@@ -47,10 +57,6 @@ ROWS = Knob(
     # (16 rows of 1024 complex points per buffer overflow L1/L2)
     "rows computed together, one per fp32 vector lane (1: each row alone, vectorised along it)",
 )
-
-
-def _tag(sch: Any, block: Any) -> str:
-    return str(sch.get(block).annotations.get(KERNEL_ATTR, ""))
 
 
 def _own_loops(sch: Any, block: Any, row: Any) -> list[Any]:
@@ -120,16 +126,13 @@ def _row_lanes(sch: Any, block: Any, row: Any, producers: list[Any], knobs: Knob
 def _schedule_lanes(sch: Any, block: Any, row: Any, lanes: int, producers: list[Any]) -> Any:
     """Rows ``lanes`` at a time; every intermediate laid out ``(row/V, c, f, row%V)``."""
     for producer in producers:
-        sch.transform_layout(producer, ("write", 0), lambda b, c, f: (b // lanes, c, f, b % lanes))
+        lay_out_lanes(sch, producer, lanes)
     outer, _ = sch.split(row, factors=[None, lanes])
     sch.parallel(outer)
     for producer in reversed(producers):
         sch.compute_at(producer, outer, preserve_unit_loops=True)
     for producer in producers:
-        if _tag(sch, producer) == STAGE:
-            lane_stage(sch, producer, outer)
-        else:
-            lane_pack(sch, producer)
+        lane_stage(sch, producer, outer)
     return outer
 
 
@@ -139,7 +142,7 @@ def _schedule_rows(sch: Any, row: Any, producers: list[Any], knobs: KnobSource) 
     for producer in reversed(producers):
         sch.compute_at(producer, row, preserve_unit_loops=True)
     for producer in producers:
-        if _tag(sch, producer) == STAGE:
+        if kernel_tag(sch, producer) == STAGE:
             _schedule_stage(sch, producer, row, knobs)
         else:
             _schedule_pack(sch, producer, row, knobs)
@@ -153,9 +156,7 @@ def schedule_fft_conv(sch: Any, block: Any, target: Any, knobs: KnobSource) -> N
     stride = int(sch.get(block).annotations.get(STRIDE_ATTR, 1))
     row = sch.fuse(*loops[:-1]) if len(loops) > 2 else loops[0]
     lt = sch.get_loops(block)[-1]
-    producers = [
-        b for b in sch.get_child_blocks(sch.get_sblock("root")) if _tag(sch, b) in (STAGE, PACK)
-    ]
+    producers = tagged_blocks(sch, STAGE, PACK)
     lanes = _row_lanes(sch, block, row, producers, knobs)
     if lanes > 1:
         _schedule_lanes(sch, block, row, lanes, producers)

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fftc.kernels.fft.stockham import RADIX_ATTR, SPAN_ATTR
-from fftc.schedules.base import KERNEL_ATTR, Knob, KnobSource, template
+from fftc.schedules.base import Knob, KnobSource, template
 
-from .fft import _extent, _value
+from .fft import _value, lane_stage, tagged_blocks
 
 STAGE, PACK = "fft_conv2d.stage", "fft_conv2d.pack"
 AXIS_ATTR, ROWS_ATTR = "fftc.fft_conv2d.axis", "fftc.fft_conv2d.rows"
@@ -54,10 +53,6 @@ def _auto_rows(points: int, bits: int) -> int:
     return 8 if 8 * per_row <= 128 * 1024 else 4
 
 
-def _tag(sch: Any, block: Any) -> str:
-    return str(sch.get(block).annotations.get(KERNEL_ATTR, ""))
-
-
 def _group_lanes(rows: int, wanted: int) -> int:
     lanes = wanted
     while lanes > 1 and rows % lanes:
@@ -72,31 +67,6 @@ def _lay_out(sch: Any, block: Any, lanes: int) -> None:
         return (b // lanes, e, c, f, b % lanes)
 
     sch.transform_layout(block, ("write", 0), index_map)
-
-
-def _point_loops(sch: Any, block: Any, lf: Any) -> list[Any]:
-    """Split a stage's point loop ``f`` into ``(q, r, k)`` where the extent allows."""
-    annotations = sch.get(block).annotations
-    radix, span = int(annotations[RADIX_ATTR]), int(annotations[SPAN_ATTR])
-    extent = _extent(sch, lf)
-    if extent % (radix * span) == 0:
-        lq, lr, lk = sch.split(lf, factors=[extent // (radix * span), radix, span])
-        sch.unroll(lr)
-        return [lq, lk, lr]
-    if extent > span:  # a pruned last stage: r's last iteration may be partial
-        lr, lk = sch.split(lf, factors=[None, span])
-        sch.unroll(lr)
-        return [lk, lr]
-    return [lf]
-
-
-def _schedule_producer(sch: Any, block: Any) -> None:
-    lv, le, lc, lf = sch.get_loops(block)[-4:]
-    points = _point_loops(sch, block, lf) if _tag(sch, block) == STAGE else [lf]
-    sch.reorder(le, *points, lc, lv)
-    sch.unroll(lc)
-    if _extent(sch, lv) > 1:
-        sch.vectorize(lv)
 
 
 @template("fft_conv2d.out", "llvm", knobs=(ROWS,))
@@ -123,13 +93,11 @@ def schedule_fft_conv2d(sch: Any, block: Any, target: Any, knobs: KnobSource) ->
     if lanes > 1:
         sch.vectorize(lane)
     sch.parallel(group)
-    producers = [
-        b for b in sch.get_child_blocks(sch.get_sblock("root")) if _tag(sch, b) in (STAGE, PACK)
-    ]
+    producers = tagged_blocks(sch, STAGE, PACK)
     if lanes > 1:
         for producer in producers:
             _lay_out(sch, producer, lanes)
     for producer in reversed(producers):
         sch.compute_at(producer, group, preserve_unit_loops=True)
     for producer in producers:
-        _schedule_producer(sch, producer)
+        lane_stage(sch, producer, group)
