@@ -172,28 +172,37 @@ def _real_fft2_check(m: Match) -> str | None:
     return refusal(_real_fft2(m))
 
 
+def _halved_first(m: Match, found: RealFFT2) -> tuple[DFTAttrs, DFTAttrs]:
+    """(the axis made one-sided, the other): the DFTs commute, so the one-sided
+    transform goes on the outer of the two axes when the other is the innermost.
+    ``mirror_real``'s choice between the two halves then depends on an outer loop
+    index, and its innermost loop reads contiguously in both halves (FNet: 512
+    sequence x 768 hidden, one-sided over the sequence)."""
+    fa, sa = found.first.attrs, found.second.attrs
+    assert isinstance(fa, DFTAttrs)
+    assert isinstance(sa, DFTAttrs)
+    innermost = m.b.type_of(found.first.inputs[0] or "").rank - 2
+    return (sa, fa) if fa.axis == innermost else (fa, sa)
+
+
 def _real_fft2_rewrite(m: Match) -> Sequence[str]:
-    """One-sided first DFT, the second on half the bins, then ``mirror_real``: the real
-    part, the other half mirrored (``Re X[j, k] = Re X[(-j) mod M, N - k]``, ``k > N/2``)."""
+    """One-sided DFT of one axis, the other's DFT on half the bins, then ``mirror_real``:
+    the real part, the other half mirrored (``Re X[j, k] = Re X[-j, n - k]``, ``k > n/2``)."""
     found = _real_fft2(m)
     assert not isinstance(found, str)
     b, name = m.b, m.node.name
-    first, second = found.first, found.second
-    fa, sa = first.attrs, second.attrs
-    assert isinstance(fa, DFTAttrs)
-    assert isinstance(sa, DFTAttrs)
-    n = fa.length
-    half = b.node1("dft", [first.inputs[0] or ""], replace(fa, onesided=True), name=name)
-    spectrum = b.node1("dft", [half], sa, name=name)
-    attrs = MirrorRealAttrs(fa.axis, n, sa.axis)
+    halved, other = _halved_first(m, found)
+    signal = found.first.inputs[0] or ""
+    half = b.node1("dft", [signal], replace(halved, onesided=True), name=name)
+    spectrum = b.node1("dft", [half], other, name=name)
+    attrs = MirrorRealAttrs(halved.axis, halved.length, other.axis)
     return [b.node1("mirror_real", [spectrum], attrs, name=name)]
 
 
 def _real_fft2_why(m: Match) -> str:
     found = _real_fft2(m)
     assert not isinstance(found, str)
-    a = found.first.attrs
-    assert isinstance(a, DFTAttrs)
+    a, _ = _halved_first(m, found)
     return (
         f"real part of a 2-D FFT of a real signal: one-sided DFT of axis {a.axis} "
         f"({a.length // 2 + 1} of {a.length} bins), the rest mirrored"

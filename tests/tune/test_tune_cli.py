@@ -260,11 +260,13 @@ def test_ship_keeps_the_best_record_per_task(tuned_log: Path, tmp_path: Path):
     workloads = {key(r) for r in records}
     assert len(records) == len(workloads)
     assert len(records) < len(TuningLog.open(tuned_log, SPEC).records())
+
+    def mean(record):  # MetaSchedule ranks records by their mean run time
+        return sum(float(t) for t in record.run_secs) / len(record.run_secs)
+
     best: dict[int, float] = {}
     for r in TuningLog.open(tuned_log, SPEC).records():
         if r.run_secs:
-            secs = min(float(s) for s in r.run_secs)
-            best[key(r)] = min(best.get(key(r), secs), secs)
-    assert all(min(float(s) for s in r.run_secs) <= best[key(r)] + 1e-12
-               for r in records)  # fmt: skip
+            best[key(r)] = min(best.get(key(r), mean(r)), mean(r))
+    assert all(mean(r) <= best[key(r)] * (1 + 1e-9) for r in records)
     assert ship_main([str(tuned_log), "--into", str(into)]) == 2  # never overwrites
