@@ -232,8 +232,15 @@ def fnet_pattern(shape=(1, 6, 8), axes=(2, 1), *, complex_input=False):
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{}, {"axes": (1, 2)}, {"shape": (2, 7, 9)}, {"shape": (1, 5, 2)}, {"shape": (3, 4, 6)}],
-    ids=["fnet", "other-order", "odd-lengths", "length-2", "batch-3"],
+    [
+        {},
+        {"axes": (1, 2)},
+        {"shape": (2, 7, 9)},
+        {"shape": (1, 5, 2)},
+        {"shape": (3, 4, 6)},
+        {"shape": (1, 6, 8, 3), "axes": (2, 1)},
+    ],
+    ids=["fnet", "other-order", "odd-lengths", "length-2", "batch-3", "trailing-channels"],
 )
 def test_real_part_of_fft2_becomes_half_spectrum_and_mirror(kwargs):
     """Re(fft2(x)) of a real x: the first DFT one-sided, the second on the half, then
