@@ -31,6 +31,15 @@ point.  For the half-length irfft (annotation ``pairs``) ``n`` is split into
 consumers fused into the block by Relax keep its loops, so the template still
 applies.
 
+**Group by group** (knob ``fft.rows``, see :func:`group_lanes`): when the
+batch is one dimension of the output and divisible by 4-8 lanes, the
+``fft.post`` template computes the whole FFT per group of ``V`` transforms
+instead (every intermediate laid out ``(b // V, c, f, b % V)``, all stages
+inside one parallel group loop, the ``V`` transforms as the vector lanes), and
+the stage and pack templates leave their blocks to it.  The fused FFT
+convolutions (``fft_conv.py``, ``fft_conv2d.py``) use the same
+:func:`lane_stage`.
+
 Knob values may be MetaSchedule random variables; decisions that pick a
 strategy read their current value with ``sch.get``.
 """
