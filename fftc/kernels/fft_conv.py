@@ -28,8 +28,10 @@ import numpy as np
 from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.schedules.base import KERNEL_ATTR, KnobValue
 
+from .fft import with_op_pattern
 from .fft.bluestein import build_core, core_tables
 from .fft.butterfly import Cx, PrimExpr, cmul
+from .fft.layout import ravel, unravel
 from .fft.plan import CorePlan, MixedRadixPlan, plan_complex
 from .fft.realfft import irfft_result, irfft_source, irfft_table, rfft_result, rfft_table
 from .fft.stockham import materialize
@@ -40,15 +42,7 @@ OUT_TAG = "fft_conv.out"
 STRIDE_ATTR = "fftc.fft_conv.stride"
 
 #: relax OpPatternKind kOutEWiseFusable: elementwise consumers fuse into the output block
-_OUT_EWISE_FUSABLE = 4
-
-
-def _digits(index: PrimExpr, dims: tuple[int, ...]) -> list[PrimExpr]:
-    out: list[PrimExpr] = []
-    for i, d in enumerate(reversed(dims)):
-        out.append(index if i == len(dims) - 1 else index % d)
-        index = index // d
-    return out[::-1]
+OUT_EWISE_FUSABLE = 4
 
 
 def emit_fft_conv(
@@ -81,10 +75,7 @@ def emit_fft_conv(
         return _build(data, spec, t, plan, xshape, kshape, length, out_length, stride, dtype)
 
     y = bb.emit_te(kernel, x, spectrum, *consts, primfunc_name_hint=f"fft_conv{length}")
-    call = bb.lookup_binding(y)
-    gvar = call.args[0]
-    bb.update_func(gvar, bb.get()[gvar].with_attr("op_pattern", _OUT_EWISE_FUSABLE))
-    return y
+    return with_op_pattern(bb, y, OUT_EWISE_FUSABLE)
 
 
 def _build(
@@ -106,7 +97,7 @@ def _build(
     zero = tirx.const(0.0, dtype)
 
     def row_index(b: PrimExpr) -> tuple[PrimExpr, ...]:
-        return tuple(_digits(b, rows_shape)) if rows_shape else ()
+        return tuple(unravel(b, rows_shape)) if rows_shape else ()
 
     nonzero = (size + 1) // 2
     # a mixed-radix first stage reads only j < nonzero (it skips and guards the
@@ -144,20 +135,13 @@ def _build(
     signal = irfft_result(inv)
 
     def body(*index: PrimExpr) -> PrimExpr:
-        b = index[0] if len(rows_shape) == 1 else _ravel(index[:-1], rows_shape)
+        b = index[0] if len(rows_shape) == 1 else ravel(index[:-1], rows_shape)
         value = signal(b, index[-1] * stride)  # a select of two loads: no let needed
         assert value.re is not None  # (a let here breaks TVM's CSE once an epilogue fuses)
         return value.re
 
     attrs = {KERNEL_ATTR: OUT_TAG, STRIDE_ATTR: stride}
     return te.compute((*rows_shape, out_length), body, name="fft_conv_out", attrs=attrs)
-
-
-def _ravel(digits: tuple[PrimExpr, ...], dims: tuple[int, ...]) -> PrimExpr:
-    index = digits[0]
-    for digit, dim in zip(digits[1:], dims[1:], strict=True):
-        index = index * dim + digit
-    return index
 
 
 def complex_product(a: te.Tensor, b: te.Tensor) -> te.Tensor:

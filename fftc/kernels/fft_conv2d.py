@@ -33,12 +33,14 @@ from collections.abc import Mapping
 from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.schedules.base import KERNEL_ATTR, KnobValue
 
+from .fft import with_op_pattern
 from .fft.bluestein import build_core, core_tables
 from .fft.butterfly import Cx, PrimExpr, cmul
+from .fft.layout import ravel, unravel
 from .fft.plan import CorePlan, MixedRadixPlan, plan_complex
 from .fft.realfft import irfft_result, irfft_source, irfft_table, rfft_result, rfft_table
 from .fft.stockham import materialize
-from .fft_conv import _OUT_EWISE_FUSABLE, _digits
+from .fft_conv import OUT_EWISE_FUSABLE
 
 TAG = "fft_conv2d"
 OUT_TAG = "fft_conv2d.out"
@@ -83,10 +85,7 @@ def emit_fft_conv2d(
         return _build(data, spec, t, cols, rows, geometry, dtype)
 
     y = bb.emit_te(kernel, x, spectrum, *consts, primfunc_name_hint=f"fft_conv2d_{nh}x{nw}")
-    call = bb.lookup_binding(y)
-    gvar = call.args[0]
-    bb.update_func(gvar, bb.get()[gvar].with_attr("op_pattern", _OUT_EWISE_FUSABLE))
-    return y
+    return with_op_pattern(bb, y, OUT_EWISE_FUSABLE)
 
 
 class _Geometry:
@@ -111,7 +110,7 @@ class _Geometry:
         self.bins = lengths[1] // 2 + 1
 
     def row_digits(self, b: PrimExpr) -> tuple[list[PrimExpr], list[PrimExpr]]:
-        digits = _digits(b, self.row_dims) if self.row_dims else []
+        digits = unravel(b, self.row_dims) if self.row_dims else []
         return digits[: len(self.outer)], digits[len(self.outer) :]
 
     def x_index(self, b: PrimExpr, y: PrimExpr, x: PrimExpr) -> tuple[PrimExpr, ...]:
@@ -126,11 +125,7 @@ class _Geometry:
         return tuple(0 if d == 1 else full[lead + i] for i, d in enumerate(dims))
 
     def row_of_output(self, index: tuple[PrimExpr, ...]) -> PrimExpr:
-        row = (*index[: self.first], *index[self.first + 2 :])
-        flat: PrimExpr = tirx.const(0, "int64") if not row else row[0]
-        for digit, dim in zip(row[1:], self.row_dims[1:], strict=True):
-            flat = flat * dim + digit
-        return flat
+        return ravel((*index[: self.first], *index[self.first + 2 :]), self.row_dims)
 
 
 def _build(

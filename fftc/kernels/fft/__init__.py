@@ -127,10 +127,13 @@ def _keep_unfused(bb: relax.BlockBuilder, y: relax.Var) -> relax.Var:
     Fused into its neighbours, the FFT's stages end up in one PrimFunc with the
     surrounding elementwise blocks, and the schedule templates (one FFT per
     PrimFunc) no longer apply: measured 10-20x slower."""
-    call = bb.lookup_binding(y)
-    gvar = call.args[0]
-    func = bb.get()[gvar]
-    bb.update_func(gvar, func.with_attr("op_pattern", _OPAQUE))
+    return with_op_pattern(bb, y, _OPAQUE)
+
+
+def with_op_pattern(bb: relax.BlockBuilder, y: relax.Var, pattern: int) -> relax.Var:
+    """Set the Relax fusion pattern (``OpPatternKind``) of the PrimFunc ``y`` calls."""
+    gvar = bb.lookup_binding(y).args[0]
+    bb.update_func(gvar, bb.get()[gvar].with_attr("op_pattern", pattern))
     return y
 
 

@@ -21,7 +21,7 @@ from .butterfly import Cx, PrimExpr
 from .stockham import Source
 
 
-def _unravel(index: PrimExpr, dims: Sequence[int]) -> list[PrimExpr]:
+def unravel(index: PrimExpr, dims: Sequence[int]) -> list[PrimExpr]:
     """Row-major digits of ``index`` over ``dims``."""
     digits: list[PrimExpr] = []
     for i, dim in enumerate(reversed(dims)):
@@ -31,7 +31,7 @@ def _unravel(index: PrimExpr, dims: Sequence[int]) -> list[PrimExpr]:
     return digits[::-1]
 
 
-def _ravel(digits: Sequence[PrimExpr], dims: Sequence[int]) -> PrimExpr:
+def ravel(digits: Sequence[PrimExpr], dims: Sequence[int]) -> PrimExpr:
     """The row-major index of ``digits`` over ``dims`` (0 for no dimensions)."""
     if not digits:
         return 0
@@ -73,14 +73,14 @@ class AxisLayout:
             outer, inner = 0, b
         else:
             outer, inner = b // inner_count, b % inner_count
-        outer_digits = _unravel(outer, self.outer_dims) if self.outer_dims else []
-        inner_digits = _unravel(inner, self.inner_dims) if self.inner_dims else []
+        outer_digits = unravel(outer, self.outer_dims) if self.outer_dims else []
+        inner_digits = unravel(inner, self.inner_dims) if self.inner_dims else []
         return (*outer_digits, n, *inner_digits, c)
 
     def split(self, index: Sequence[PrimExpr]) -> tuple[PrimExpr, PrimExpr, PrimExpr]:
         """``(b, n, c)`` of a caller's index (the inverse of :meth:`index`)."""
-        outer = _ravel(index[: self.axis], self.outer_dims)
-        inner = _ravel(index[self.axis + 1 : -1], self.inner_dims)
+        outer = ravel(index[: self.axis], self.outer_dims)
+        inner = ravel(index[self.axis + 1 : -1], self.inner_dims)
         inner_count = math.prod(self.inner_dims)
         b = inner if not self.outer_dims else outer * inner_count + inner
         return b, index[self.axis], index[-1]
