@@ -27,9 +27,17 @@ def covers_producers(sch: Any, block: Any) -> bool:
     leaves a block predicate, and TVM 0.27's ``reverse_compute_at`` drops
     block predicates: the block would then write out of bounds.  Such
     consumers are not reverse-inlined.
+
+    Nor is a consumer whose producer has other consumers: TVM 0.27's
+    ``reverse_compute_inline`` does not check for them, drops the producer's
+    buffer and leaves them reading it ("Buffer ... is used before its
+    definition" when lowering).  This happens when an elementwise block read
+    twice (a residual add before a GELU) is inlined into both its consumers.
     """
     out = [_numel(w.source) for w in sch.get(block).writes]
     for producer in sch.get_producers(block):
+        if len(sch.get_consumers(producer)) > 1:
+            return False
         for w in sch.get(producer).writes:
             if _numel(w.source) is None or [_numel(w.source)] != out:
                 return False

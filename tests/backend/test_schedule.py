@@ -11,11 +11,25 @@ def test_sliced_consumers_are_not_reverse_inlined():
     """TVM 0.27's reverse_compute_at drops the predicate a slice leaves behind."""
     a = te.placeholder((8, 258), name="A")
     b = te.compute((8, 258), lambda i, j: a[i, j] * 2.0, name="B")
+    c = te.compute((8, 258), lambda i, j: a[i, j] * 3.0, name="C")
     whole = te.compute((8, 258), lambda i, j: b[i, j] + 1.0, name="whole")
-    part = te.compute((8, 256), lambda i, j: b[i, j], name="part")
+    part = te.compute((8, 256), lambda i, j: c[i, j], name="part")
     sch = Schedule(tvm.IRModule({"main": te.create_prim_func([a, whole, part])}))
     assert covers_producers(sch, sch.get_sblock("whole"))
     assert not covers_producers(sch, sch.get_sblock("part"))
+
+
+def test_consumers_of_a_shared_producer_are_not_reverse_inlined():
+    """TVM 0.27's reverse_compute_inline drops a producer's buffer that another block
+    still reads ("used before its definition" when lowering)."""
+    a = te.placeholder((8, 16), name="A")
+    b = te.compute((8, 16), lambda i, j: a[i, j] + 1.0, name="B")
+    d = te.compute((8, 16), lambda i, j: b[i, j] * 2.0, name="D")
+    c = te.compute((8, 16), lambda i, j: b[i, j] + d[i, j], name="C")
+    e = te.compute((8, 16), lambda i, j: c[i, j] * 3.0, name="E")
+    sch = Schedule(tvm.IRModule({"main": te.create_prim_func([a, e])}))
+    assert not covers_producers(sch, sch.get_sblock("D"))  # B is read by C too
+    assert covers_producers(sch, sch.get_sblock("E"))  # C has no other reader
 
 
 def _hyena_fused(examples_dir):

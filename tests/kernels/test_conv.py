@@ -23,6 +23,7 @@ import numpy as np
 import onnx
 import pytest
 
+from fftc.codegen.build import _legalize_and_fuse
 from fftc.codegen.schedule import apply_schedules, block_kernel
 from fftc.codegen.tvm_api import Schedule, llvm_target, relax, tirx, tvm
 from fftc.kernels.conv import emit_conv
@@ -329,6 +330,53 @@ def test_fused_epilogue(case: ConvSpec, epilogue: str) -> None:
         expected = np.maximum(ref, 0) + ref
         tol = 2 * tol
     assert_close(y, expected, tol, f"conv+{epilogue}")
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ConvSpec((1, 16, 32, 32), (16, 16, 1, 1), (1, 1), (0, 0, 0, 0)),  # FNO's 1x1 conv
+        ConvSpec((1, 16, 12, 14), (16, 1, 5, 5), (1, 1), (2, 2, 2, 2), groups=16),
+    ],
+    ids=case_id,
+)
+def test_fused_residual_gelu_epilogue(case: ConvSpec) -> None:
+    """``gelu(r + conv(x))`` with ONNX's Erf GELU, built as fftc builds models (fast erf).
+
+    The residual sum is read twice, so it is inlined into two blocks; TVM 0.27 then
+    reverse-inlined the erf argument into ``conv.out`` and dropped the buffer the
+    other block read ("used before its definition": the function ran unscheduled).
+    """
+    x, w, b = case.random_inputs()
+    conv = reference(x, w, b, case)
+    r = np.random.default_rng(1).standard_normal(conv.shape).astype(np.float32)
+    target = llvm_target()
+    bb = relax.BlockBuilder()
+    xv = relax.Var("x", relax.TensorType(x.shape, "float32"))
+    rv = relax.Var("r", relax.TensorType(r.shape, "float32"))
+    half = relax.const(np.float32(0.5))
+    with bb.function("main", [xv, rv]):
+        with bb.dataflow():
+            y = emit_conv(bb, xv, relax.const(w), relax.const(b), strides=case.strides,
+                          pads=case.pads, dilations=case.dil, groups=case.groups)  # fmt: skip
+            z = bb.emit(relax.op.add(rv, y))
+            erf = bb.emit(relax.op.erf(relax.op.multiply(z, relax.const(np.float32(0.5**0.5)))))
+            gated = relax.op.multiply(z, relax.op.add(half, relax.op.multiply(half, erf)))
+            out = bb.emit_output(gated)
+        bb.emit_func_output(out)
+    mod = _legalize_and_fuse(bb.get(), target)
+    mod, report = apply_schedules(mod, target)
+    assert not report.failed, report.failed
+    (used,) = report.scheduled.values()  # the conv and its epilogue: one function
+    assert "conv" in used, used
+    vm = relax.VirtualMachine(tvm.compile(mod, target=target), tvm.cpu())
+    dev = tvm.cpu()
+    result = vm["main"](tvm.runtime.tensor(x, dev), tvm.runtime.tensor(r, dev)).numpy()
+    ref = conv + r
+    expected = 0.5 * ref * (1 + np.vectorize(math.erf)(ref / math.sqrt(2)))
+    # fast erf is within ~3e-7 of erf; the conv's error passes through gelu' <= 1.13
+    tol = 1.2 * tolerance(case, x, w, b) + 1e-6 * (np.abs(ref) + 1)
+    assert_close(result, expected, tol, "conv+residual+gelu")
 
 
 @pytest.mark.slow
