@@ -33,7 +33,8 @@ TVM_MISSING_OPS = ("DFT", "STFT")
 
 @dataclass
 class Prepared:
-    run: Callable[[], np.ndarray]
+    #: one call; returns the output (NumPy, or a GPU tensor for the GPU suite)
+    run: Callable[[], Any]
     measure: Callable[[int], Timing]
     #: compile time (fftc, TVM) or session creation (onnxruntime), seconds
     compile_s: float | None = None

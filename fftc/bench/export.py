@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,21 @@ def cache_path(problem: Problem, cache_dir: Path) -> Path:
     return cache_dir / f"{problem.case.suite}-{slug}-{digest.hexdigest()[:12]}.onnx"
 
 
-def cached_model(problem: Problem, cache_dir: Path) -> tuple[Path, bool]:
-    """The case's ONNX file, exported unless cached; returns (path, was_cached)."""
+Exporter = Callable[[Problem, Path], None]
+
+
+def cached_model(
+    problem: Problem, cache_dir: Path, export: Exporter | None = None
+) -> tuple[Path, bool]:
+    """The case's ONNX file, exported (by ``export``, default :func:`export_onnx`) unless
+    cached; returns (path, was_cached)."""
     path = cache_path(problem, cache_dir)
     if path.is_file():
         return path, True
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
     try:
-        export_onnx(problem, tmp)
+        (export or export_onnx)(problem, tmp)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -58,16 +65,29 @@ def cached_model(problem: Problem, cache_dir: Path) -> tuple[Path, bool]:
 
 def export_onnx(problem: Problem, path: Path) -> None:
     """Export the case's PyTorch module to ``path`` (one file, no external data)."""
-    import onnxscript.optimizer
-    import onnxscript.rewriter.onnx_fusions
     import torch
 
     from fftc.bench.torch_models import build_module
 
+    args = tuple(torch.from_numpy(a) for a in problem.inputs.values())
+    export_module(build_module(problem), args, list(problem.inputs), path)
+
+
+def export_module(
+    module: Any,
+    args: tuple[Any, ...],
+    input_names: Sequence[str],
+    path: Path,
+    dynamic_shapes: Any = None,
+) -> None:
+    """Export ``module`` called on ``args`` with the recipe above; ``dynamic_shapes`` as
+    ``torch.export`` takes it (dims left symbolic in the ONNX file)."""
+    import onnxscript.optimizer
+    import onnxscript.rewriter.onnx_fusions
+    import torch
+
     # the exporter's known noise: "torchvision is not installed", pytree deprecations
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
-    module = build_module(problem)
-    args = tuple(torch.from_numpy(a) for a in problem.inputs.values())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
@@ -75,10 +95,11 @@ def export_onnx(problem: Problem, path: Path) -> None:
             args,
             dynamo=True,
             opset_version=OPSET,
-            input_names=list(problem.inputs),
+            input_names=list(input_names),
             output_names=[OUTPUT_NAME],
             optimize=False,
             verbose=False,
+            dynamic_shapes=dynamic_shapes,
         )
     onnxscript.optimizer.optimize_ir(
         program.model, output_size_limit=FOLDED_SIZE_LIMIT, should_fold=_keep_dft

@@ -51,7 +51,8 @@ def fmt_ms(ms: float) -> str:
     return f"{ms:.3f}"
 
 
-def _cell(m: Measurement | None, rtol: float, which: bool = False) -> str:
+def cell(m: Measurement | None, rtol: float, which: bool = False) -> str:
+    """A table cell: median ms (``!`` when flagged, the variant with ``which``), or status."""
     if m is None:
         return "-"
     if not m.ok:
@@ -70,11 +71,11 @@ def table_rows(results: Sequence[CaseResult]) -> list[tuple[str, ...]]:
             (
                 r.case.suite,
                 r.case.name,
-                _cell(ours, r.rtol),
+                cell(ours, r.rtol),
                 compile_s,
-                _cell(r.first("torch"), r.rtol, which=True),
-                _cell(r.first("onnxruntime"), r.rtol),
-                _cell(r.first("tvm"), r.rtol),
+                cell(r.first("torch"), r.rtol, which=True),
+                cell(r.first("onnxruntime"), r.rtol),
+                cell(r.first("tvm"), r.rtol),
                 best_text,
                 f"{speedup:.2f}x" if speedup is not None else "-",
             )
@@ -82,13 +83,18 @@ def table_rows(results: Sequence[CaseResult]) -> list[tuple[str, ...]]:
     return rows
 
 
-def format_table(results: Sequence[CaseResult], settings: Settings, threads: dict[str, int]) -> str:
-    table = [HEADER, *table_rows(results)]
-    widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
+def aligned(table: Sequence[Sequence[str]]) -> list[str]:
+    """The rows (the first is the header) in left-aligned columns, a rule under the header."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in table
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def format_table(results: Sequence[CaseResult], settings: Settings, threads: dict[str, int]) -> str:
+    lines = aligned([HEADER, *table_rows(results)])
     used = ", ".join(f"{k} {v}" for k, v in threads.items())
     lines += [
         "",
@@ -96,18 +102,19 @@ def format_table(results: Sequence[CaseResult], settings: Settings, threads: dic
         "torch: fastest numerically sound PyTorch eager variant; TVM: untuned "
         "(relax 'zero' pipeline, no MetaSchedule); compile s: fftc's compile time.",
     ]
-    lines += _footnotes(results, settings.rtol)
+    lines += footnotes(results)
     return "\n".join(lines)
 
 
-def _footnotes(results: Sequence[CaseResult], rtol: float) -> list[str]:
+def footnotes(results: Sequence[CaseResult]) -> list[str]:
+    """n/a and error reasons, and numerics flags (against each case's rtol), with the cases."""
     notes: dict[str, list[str]] = {}
     for r in results:
         for m in r.measurements:
             if m.status != "ok":
                 notes.setdefault(f"{m.label} {m.status}: {m.reason}", []).append(r.case.label)
-            elif m.flagged(rtol):
-                key = f"! {m.label}: max rel err {m.max_rel_err:.1e} > {rtol:g}"
+            elif m.flagged(r.rtol):
+                key = f"! {m.label}: max rel err {m.max_rel_err:.1e} > {r.rtol:g}"
                 notes.setdefault(key, []).append(r.case.label)
     return [f"  {note} [{', '.join(cases)}]" for note, cases in notes.items()]
 

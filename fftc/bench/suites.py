@@ -3,6 +3,10 @@
 Nothing here needs PyTorch: a :class:`Problem` holds a case's float32 inputs and weights
 (generated with NumPy from fixed seeds), and :func:`reference` computes its output in
 float64 with NumPy's FFTs, the yardstick for every implementation's numerics.
+
+The CPU suites are fp32 at batch 1.  ``longconv-gpu`` (a CUDA suite, see
+:mod:`fftc.bench.gpu_runner`) has one case per sequence length and dtype at batch 64; its
+inputs are made on the GPU and its reference is PyTorch's float32 FFT convolution there.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ class Case:
     params: tuple[tuple[str, int], ...]
     #: the plot's x value (see :attr:`Suite.size_label`)
     size: float
+    #: the precision of the inputs and outputs (``--dtype``): fp32, fp16 or bf16
+    dtype: str = "fp32"
 
     def param(self, key: str) -> int:
         return dict(self.params)[key]
@@ -46,11 +52,16 @@ class Suite:
     cases: tuple[Case, ...]
     #: tiny cases for ``--quick`` (smoke tests)
     quick_cases: tuple[Case, ...]
+    #: where it runs: "cpu" (llvm targets) or "cuda"
+    device: str = "cpu"
+    #: opt-in cases, run only when ``--sizes`` names them (too large for most devices)
+    extra_cases: tuple[Case, ...] = ()
 
 
 @dataclass
 class Problem:
-    """A case's inputs (by ONNX input name) and weights, all float32."""
+    """A case's inputs (by ONNX input name) and weights, all float32 (no inputs for
+    ``longconv-gpu``: they are made on the GPU)."""
 
     case: Case
     inputs: dict[str, np.ndarray]
@@ -59,6 +70,24 @@ class Problem:
 
 def _longconv(h: int, length: int) -> Case:
     return Case("longconv", f"L={length}", (("H", h), ("L", length)), float(length))
+
+
+#: ``--dtype`` names of the GPU suite, in table order
+GPU_DTYPES = ("fp16", "bf16", "fp32")
+#: FlashFFTConv's benchmark shape (B, H) and sequence lengths
+GPU_BATCH, GPU_HEADS = 64, 768
+GPU_LENGTHS = (1024, 4096, 8192, 16384, 32768)
+#: opt-in sizes (``--sizes``): 64K .. 1M; 1M needs ~100 GB for u alone in fp16
+GPU_EXTRA_LENGTHS = tuple(2**p for p in range(16, 21))
+
+
+def _longconv_gpu(b: int, h: int, length: int, dtype: str) -> Case:
+    params = (("B", b), ("H", h), ("L", length))
+    return Case("longconv-gpu", f"L={length} {dtype}", params, float(length), dtype)
+
+
+def _gpu_cases(b: int, h: int, lengths: Sequence[int]) -> tuple[Case, ...]:
+    return tuple(_longconv_gpu(b, h, n, dt) for n in lengths for dt in GPU_DTYPES)
 
 
 def _dwconv(k: int, c: int, hw: int) -> Case:
@@ -104,6 +133,16 @@ SUITES: dict[str, Suite] = {
         (_fnet(512, 768),),
         (_fnet(16, 24),),
     ),
+    "longconv-gpu": Suite(
+        "longconv-gpu",
+        "Hyena-style gated causal long convolution on a CUDA GPU, B=64, H=768: "
+        "y = (irfft(rfft(u*pre, 2L) * K)[:L] + D*u) * post, fp16/bf16/fp32 inputs and outputs",
+        "sequence length L",
+        _gpu_cases(GPU_BATCH, GPU_HEADS, GPU_LENGTHS),
+        _gpu_cases(4, 32, (1024, 4096)),
+        device="cuda",
+        extra_cases=_gpu_cases(GPU_BATCH, GPU_HEADS, GPU_EXTRA_LENGTHS),
+    ),
 }
 
 
@@ -112,18 +151,30 @@ def select_cases(
     quick: bool = False,
     patterns: Sequence[str] = (),
     sizes: Sequence[int] = (),
+    dtypes: Sequence[str] = (),
 ) -> list[Case]:
-    """The cases of the named suites, filtered by ``--case`` globs and ``--sizes``.
+    """The cases of the named suites, filtered by ``--case`` globs, ``--sizes`` and ``--dtype``.
 
     A case is kept when its name matches one of ``patterns`` (shell-style, e.g. ``L=1024``
-    or ``31x31*``) and mentions one of ``sizes`` as a number (``1024`` keeps ``L=1024``,
-    ``31`` keeps every 31x31 case); an empty filter keeps everything.
+    or ``31x31*``), mentions one of ``sizes`` as a number (``1024`` keeps ``L=1024``,
+    ``31`` keeps every 31x31 case; the 16 of ``fp16`` is no size) and has one of
+    ``dtypes``; an empty filter keeps everything.  A suite's opt-in cases join only when
+    ``sizes`` is given (and must then match it).
     """
     unknown = [n for n in names if n not in SUITES]
     if unknown:
         raise UsageError(f"unknown suite {unknown[0]!r}; suites are: {', '.join(SUITES)}")
     chosen = dict.fromkeys(names)  # in order, without repeats
-    cases = [c for n in chosen for c in (SUITES[n].quick_cases if quick else SUITES[n].cases)]
+    cases: list[Case] = []
+    for n in chosen:
+        suite = SUITES[n]
+        cases += suite.quick_cases if quick else suite.cases
+        if sizes and not quick:
+            cases += suite.extra_cases
+    if dtypes:
+        cases = [c for c in cases if c.dtype in dtypes]
+        if not cases:
+            raise UsageError(f"--dtype {','.join(dtypes)} matches no case of {', '.join(chosen)}")
     if patterns:
         for pattern in patterns:
             if not any(fnmatch.fnmatchcase(c.name, pattern) for c in cases):
@@ -132,10 +183,15 @@ def select_cases(
         cases = [c for c in cases if any(fnmatch.fnmatchcase(c.name, p) for p in patterns)]
     if sizes:
         wanted = set(sizes)
-        cases = [c for c in cases if wanted & {int(t) for t in re.findall(r"\d+", c.name)}]
+        cases = [c for c in cases if wanted & _numbers(c.name)]
         if not cases:
             raise UsageError(f"--sizes {','.join(map(str, sizes))} matches no case")
     return cases
+
+
+def _numbers(name: str) -> set[int]:
+    """The numbers a case name mentions, not counting dtype names (fp16, bf16, fp32)."""
+    return {int(t) for t in re.findall(r"\d+", re.sub(r"\b(?:fp|bf)\d+\b", "", name))}
 
 
 # -- inputs and weights --------------------------------------------------------------------
@@ -153,6 +209,10 @@ def make_problem(case: Case, seed: int = 0) -> Problem:
     if case.suite == "longconv":
         h, n = p["H"], p["L"]
         inputs = {"u": _normal(rng, (1, h, n)), "g": _normal(rng, (1, h, n))}
+        weights = {"k": _normal(wrng, (h, n), n**-0.5), "D": _normal(wrng, (h,))}
+    elif case.suite == "longconv-gpu":  # its inputs are made on the GPU (gpu_models.py)
+        h, n = p["H"], p["L"]
+        inputs = {}
         weights = {"k": _normal(wrng, (h, n), n**-0.5), "D": _normal(wrng, (h,))}
     elif case.suite == "dwconv2d":
         k, c = p["k"], p["C"]

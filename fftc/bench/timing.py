@@ -34,6 +34,8 @@ class Settings:
     max_time_s: float = 10.0
     seed: int = 0
     rtol: float = 1e-4
+    #: GPU suite, --rtol not given: each case's threshold comes from its dtype
+    rtol_from_dtype: bool = False
     #: implementations to measure, in order
     implementations: tuple[str, ...] = ("fftc", "torch", "onnxruntime", "tvm")
 

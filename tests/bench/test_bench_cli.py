@@ -130,7 +130,7 @@ def test_rerun_uses_the_cache_and_filters(quick: dict[str, Any], cache: Path) ->
         (["fnet", "--min-time", "nan"], "--min-time must be at least 0"),
         (["fnet", "--sizes", "a,b"], "--sizes 'a,b': give whole numbers separated by commas"),
         (["fnet", "--json", "."], ".: is a directory; give a file name for the JSON report"),
-        (["fnet", "--target", "cuda:sm_90"], "--target 'cuda:sm_90': fftc bench measures on this"),
+        (["fnet", "--target", "cuda:sm_90"], "--target 'cuda:sm_90': suite fnet runs on this CPU"),
     ],
 )
 def test_usage_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,6 +22,8 @@ def test_issue_sizes() -> None:
                      "7x7 C=96 56x56"],
         "gfnet": ["56x56x384"],
         "fnet": ["512x768"],
+        "longconv-gpu": [f"L={n} {dt}" for n in (1024, 4096, 8192, 16384, 32768)
+                         for dt in ("fp16", "bf16", "fp32")],
     }  # fmt: skip
     assert all(c.param("H") == 768 for c in SUITES["longconv"].cases)
 

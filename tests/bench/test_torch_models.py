@@ -13,7 +13,7 @@ from fftc.testing import compare
 
 pytestmark = pytest.mark.torch
 
-QUICK = [c for s in SUITES.values() for c in s.quick_cases]
+QUICK = [c for s in SUITES.values() if s.device == "cpu" for c in s.quick_cases]
 #: odd and non-power-of-two sizes beyond the quick ones
 EXTRA = [
     Case("dwconv2d", "7x7 C=3 9x11", (("k", 7), ("C", 3), ("H", 9), ("W", 11)), 1.0),
