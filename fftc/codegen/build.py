@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fftc.codegen.lower import lower_graph
@@ -50,6 +50,8 @@ class BuildResult:
     executable: Any
     schedule: ScheduleReport
     notes: list[str]
+    #: stage ``fuse-blocks``: one line per fftc kernel and the ops fused into it
+    fusion: list[str] = field(default_factory=list)
 
 
 def _legalize_and_fuse(mod: Any, target: Target) -> Any:
@@ -78,11 +80,11 @@ def build(
     hook = on_stage or (lambda _name, _mod: None)
     target = tvm_target(spec)
     t0 = time.perf_counter()
-    mod, ctx = lower_graph(graph, knobs)
+    mod, ctx = lower_graph(graph, knobs, target_kind=spec.kind, compute_dtype=dtype)
     if spec.kind == "cuda":
         from fftc.codegen.cuda_build import apply_precision
 
-        mod, note = apply_precision(mod, dtype)
+        mod, note = apply_precision(mod, dtype, monarch_ops=len(ctx.monarch_ops))
         ctx.notes.append(note)
     hook("relax", mod)
     if stop_after == "relax":
@@ -94,6 +96,10 @@ def build(
     hook("fused", mod)
     if stop_after == "fused":
         return None
+    from fftc.codegen.fusion_report import fusion_notes, fusion_text
+
+    fusion = fusion_notes(mod)
+    hook("fuse-blocks", fusion_text(mod))
     if spec.kind == "cuda":
         from fftc.codegen.cuda_schedule import schedule_cuda
 
@@ -111,14 +117,14 @@ def build(
 
         ex = compile_cuda(mod, target)
         hook("cuda", cuda_source(ex))
-        return BuildResult(ex, report, ctx.notes)
+        return BuildResult(ex, report, ctx.notes, fusion)
     try:
         with target:
             ex = tvm.compile(mod, target=target)
     except Exception as err:
         raise CompileError(f"TVM code generation failed: {_short(err)}") from err
     log.info("backend took %.2f s", time.perf_counter() - t0)
-    return BuildResult(ex, report, ctx.notes)
+    return BuildResult(ex, report, ctx.notes, fusion)
 
 
 def _short(err: BaseException) -> str:

@@ -14,16 +14,18 @@ nonzero input) and the spectrum of the dilated kernel wrapped onto ``N`` points,
 conjugated and shifted by ``pad_begin`` per axis; the strides are the kernel's
 output strides, the bias an epilogue fused into it.
 
-3-D (unfused):
+3-D depthwise, and every dense or grouped convolution (unfused):
 
     pad(x, pads + zeros up to N) -> rfft (last spatial axis) -> fft (other axes)
-    -> complex product with the constant spectrum conj(FFT(wd)) -> inverse FFTs
+    -> product with the constant spectrum conj(FFT(wd)) -> inverse FFTs
     -> slice [0 : (out-1)*s+1 : s] -> + bias
 
 ``N`` per axis is the smallest 2^a 3^b 5^c 7^d >= len(xpad) (fast mixed-radix
-lengths).  The spectrum is computed at compile time in float64.  Dense and
-grouped convolutions (per-frequency channel mixing) keep the direct kernel for
-now, and say so in ``fftc inspect --explain``.
+lengths).  The spectrum is computed at compile time in float64.  The product
+is elementwise for a depthwise convolution and a per-frequency complex matrix
+product over each group's channels (``freq_mix``) for a dense or grouped one:
+by the convolution theorem ``y_o = sum_i x_i * w_oi`` becomes
+``Y_o(f) = sum_i X_i(f) W_oi(f)``.
 
 Pass option ``conv_fft``: ``"auto"`` (the cost model decides, default),
 ``"always"`` (every eligible convolution) or ``"never"``.
@@ -40,6 +42,7 @@ import numpy as np
 from fftc.ir import TensorType
 from fftc.ir.ops.conv import ConvAttrs, conv_out_dim
 from fftc.ir.ops.dft import DFTAttrs
+from fftc.ir.ops.mixing import FreqMixAttrs
 from fftc.ir.ops.movement import ConcatAttrs, PadAttrs, ReshapeAttrs, SliceAttrs
 from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs
 from fftc.kernels.fft.plan import next_smooth
@@ -55,6 +58,12 @@ MODES = ("auto", "always", "never")
 #: kernel at 72x72 / 45x48 / 30x30: 0.9-1.1 ns; 3-D: the unfused chain)
 DIRECT_NS_PER_MAC = {1: 0.016, 2: 0.005, 3: 0.005}
 FFT_NS_PER_POINT = {1: 1.2, 2: 1.0, 3: 8.0}
+#: dense and grouped convolutions: fftc's direct kernel per multiply-add, the unfused
+#: FFT chain per point of each transformed channel (forward or inverse), and the
+#: per-frequency mixing per complex multiply-add (it streams the weight spectrum)
+DENSE_NS_PER_MAC = {1: 0.01, 2: 0.01, 3: 0.01}
+CHAIN_NS_PER_POINT = 9.0
+MIX_NS_PER_CMAC = 0.8
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class FFTConvPlan:
     out: tuple[int, ...]
     direct_cost: float  # estimated milliseconds
     fft_cost: float
+    mixing: bool = False  # dense or grouped: a per-frequency channel mixing
 
     @property
     def fft_cheaper(self) -> bool:
@@ -75,13 +85,14 @@ class FFTConvPlan:
 def plan_fft_conv(x: TensorType, w: TensorType, a: ConvAttrs) -> FFTConvPlan:
     rank = x.rank - 2
     kernel = w.shape[2:]
+    mixing = not is_depthwise(x, w, a)
     padded = tuple(x.shape[2 + i] + a.pads[i] + a.pads[rank + i] for i in range(rank))
     out = tuple(
         conv_out_dim(x.shape[2 + i], kernel[i], a.strides[i], a.dilations[i], a.pads[i],
                      a.pads[rank + i])
         for i in range(rank)
     )  # fmt: skip
-    if rank in (1, 2):  # the fused kernels: no explicit padding, the last length even
+    if rank in (1, 2) and not mixing:  # fused kernels: no explicit padding, the last length even
         need = [
             max(x.shape[2 + i] + max(a.pads[i], a.pads[rank + i]), (out[i] - 1) * a.strides[i] + 1)
             for i in range(rank)
@@ -92,11 +103,22 @@ def plan_fft_conv(x: TensorType, w: TensorType, a: ConvAttrs) -> FFTConvPlan:
         )
     else:
         lengths = tuple(next_smooth(p, FAST_PRIMES) for p in padded)
-    planes = x.shape[0] * w.shape[0]
-    macs = planes * math.prod(out) * math.prod(kernel) * w.shape[1]
-    direct = macs * DIRECT_NS_PER_MAC[rank] * 1e-6
-    fft = planes * math.prod(lengths) * FFT_NS_PER_POINT[rank] * 1e-6
-    return FFTConvPlan(padded, lengths, out, float(direct), float(fft))
+    batch, c_out = x.shape[0], w.shape[0]
+    macs = batch * c_out * math.prod(out) * math.prod(kernel) * w.shape[1]
+    if not mixing:
+        direct = macs * DIRECT_NS_PER_MAC[rank] * 1e-6
+        fft = batch * c_out * math.prod(lengths) * FFT_NS_PER_POINT[rank] * 1e-6
+        return FFTConvPlan(padded, lengths, out, float(direct), float(fft))
+    bins = math.prod(lengths[:-1]) * (lengths[-1] // 2 + 1)
+    transforms = batch * (x.shape[1] + c_out) * math.prod(lengths) * CHAIN_NS_PER_POINT
+    mix = batch * c_out * w.shape[1] * bins * MIX_NS_PER_CMAC
+    direct = macs * DENSE_NS_PER_MAC[rank] * 1e-6
+    return FFTConvPlan(padded, lengths, out, float(direct), float((transforms + mix) * 1e-6), True)
+
+
+def is_depthwise(x: TensorType, w: TensorType, a: ConvAttrs) -> bool:
+    """One kernel per channel (``groups == C == C_out``, one input channel each)."""
+    return a.groups == x.shape[1] == w.shape[0] and w.shape[1] == 1
 
 
 def _mode(m: Match) -> str:
@@ -118,37 +140,51 @@ def _check(m: Match) -> str | None:
         return "FFT convolution disabled (conv_fft=never)"
     x, w = m.b.type_of(n.inputs[0] or ""), m.b.type_of(n.inputs[1] or "")
     if m.b.const_value(n.inputs[1]) is None:
-        return "the kernel is computed at run time"
+        why = _runtime_refusal(x, w, n.attrs)
+        if why is not None:
+            return why
     if x.dtype.value not in ("float32", "float64"):
         return f"{x.dtype.value} FFT convolution is not implemented (float32/float64 only)"
     if x.rank - 2 not in (1, 2, 3):
         return f"{x.rank - 2}-D convolution"
-    c = x.shape[1]
-    if not (n.attrs.groups == c == w.shape[0] and w.shape[1] == 1):
-        return "dense or grouped channel mixing stays direct (FFT form: depthwise only)"
     p = _plan(m)
     if _mode(m) == "auto" and not p.fft_cheaper:
         return f"direct is cheaper (est. {p.direct_cost:.3g} ms vs FFT {p.fft_cost:.3g} ms)"
     return None
 
 
+def _runtime_refusal(x: TensorType, w: TensorType, a: ConvAttrs) -> str | None:
+    """Why a kernel computed at run time cannot be transformed in the graph (None: it can)."""
+    if x.rank - 2 not in (1, 2) or not is_depthwise(x, w, a):
+        return "the kernel is computed at run time (transformed in the graph: 1-D/2-D depthwise)"
+    if any(d != 1 for d in a.dilations):
+        return "dilated kernel computed at run time"
+    lengths = plan_fft_conv(x, w, a).lengths
+    if any(k > n for k, n in zip(w.shape[2:], lengths, strict=True)):
+        return f"kernel computed at run time is longer than the FFT lengths {list(lengths)}"
+    return None
+
+
 def _why(m: Match) -> str:
     p = _plan(m)
     forced = " (conv_fft=always)" if _mode(m) == "always" else ""
+    how = "per-frequency channel mixing, " if p.mixing else ""
+    if m.b.const_value(m.node.inputs[1]) is None:
+        how += "kernel transformed in the graph, "
     return (
-        f"FFT lengths {list(p.lengths)}; est. {p.fft_cost:.3g} ms vs direct "
+        f"{how}FFT lengths {list(p.lengths)}; est. {p.fft_cost:.3g} ms vs direct "
         f"{p.direct_cost:.3g} ms{forced}"
     )
 
 
 def kernel_spectrum(w: np.ndarray, dilations: Sequence[int], lengths: Sequence[int]) -> np.ndarray:
-    """conj(FFT(dilated w)) over the spatial axes, one-sided on the last:
-    (C, *lengths[:-1], lengths[-1]//2+1, 2) in float64, re/im in the trailing dim."""
-    c, rank = w.shape[0], w.ndim - 2
-    wd = np.zeros((c, *(d * (k - 1) + 1 for d, k in zip(dilations, w.shape[2:], strict=True))))
-    wd[(slice(None), *(slice(None, None, d) for d in dilations))] = w[:, 0]
-    spec = np.conj(np.fft.rfftn(wd.astype(np.float64), s=tuple(lengths), axes=range(1, rank + 1)))
-    return np.stack([spec.real, spec.imag], axis=-1)
+    """conj(FFT(dilated w)) over the spatial axes, one-sided on the last, complex128:
+    ``(C_out, C_in/groups, *lengths[:-1], lengths[-1]//2+1)``."""
+    rank = w.ndim - 2
+    dilated = (d * (k - 1) + 1 for d, k in zip(dilations, w.shape[2:], strict=True))
+    wd = np.zeros((*w.shape[:2], *dilated))
+    wd[(slice(None), slice(None), *(slice(None, None, d) for d in dilations))] = w
+    return np.conj(np.fft.rfftn(wd, s=tuple(lengths), axes=range(2, rank + 2)))
 
 
 def spectrum_for_kernel(weights: np.ndarray, length: int, shift: int = 0) -> np.ndarray:
@@ -194,11 +230,13 @@ def _rewrite_fused(m: Match, p: FFTConvPlan) -> Sequence[str]:
     assert isinstance(a, ConvAttrs)
     xname, wname = n.inputs[0] or "", n.inputs[1] or ""
     weights = b.const_value(wname)
-    assert weights is not None
     rank = len(p.lengths)
     dtype = b.type_of(xname).dtype.numpy()
-    spec = wrapped_spectrum_nd(weights, a.dilations, p.lengths, a.pads[:rank])
-    k = b.constant(spec.astype(dtype), f"{n.name}_spectrum")
+    if weights is None:
+        k = _runtime_spectrum(m, p)
+    else:
+        spec = wrapped_spectrum_nd(weights, a.dilations, p.lengths, a.pads[:rank])
+        k = b.constant(spec.astype(dtype), f"{n.name}_spectrum")
     if rank == 1:
         y = b.node1("fft_conv", [xname, k], FFTConvAttrs(p.lengths[0], p.out[0], a.strides[0]),
                     name=n.name)  # fmt: skip
@@ -209,12 +247,43 @@ def _rewrite_fused(m: Match, p: FFTConvPlan) -> Sequence[str]:
     return [_add_bias(m, y, rank)]
 
 
+def _runtime_spectrum(m: Match, p: FFTConvPlan) -> str:
+    """The ``wrapped_spectrum_nd`` of a depthwise kernel computed at run time (no
+    dilation, no longer than the FFT), as graph ops: zero pad to the lengths, a
+    one-sided DFT on the last axis and full ones on the others, then the
+    conjugate times the constant phase of the left padding."""
+    n, b = m.node, m.b
+    a = n.attrs
+    assert isinstance(a, ConvAttrs)
+    w = n.inputs[1] or ""
+    wt = b.type_of(w)
+    c, kernel, rank = wt.shape[0], wt.shape[2:], len(p.lengths)
+    dtype = wt.dtype.numpy()
+    h = b.node1("reshape", [w], ReshapeAttrs((c, *kernel)), name=n.name)
+    ends = tuple(length - k for length, k in zip(p.lengths, kernel, strict=True))
+    h = b.node1("pad", [h], PadAttrs((0,) * (rank + 1) + (0, *ends)), name=n.name)
+    h = b.node1("reshape", [h], ReshapeAttrs((c, *p.lengths, 1)), name=n.name)
+    h = b.node1("dft", [h], DFTAttrs(rank, p.lengths[-1], onesided=True), name=n.name)
+    for axis in range(1, rank):
+        h = b.node1("dft", [h], DFTAttrs(axis, p.lengths[axis - 1]), name=n.name)
+    conj = b.constant(np.asarray([1.0, -1.0], dtype), f"{n.name}_conj")
+    h = b.node1("mul", [h, conj], name=n.name)
+    if not any(a.pads[:rank]):
+        return h
+    phase = np.ones((), complex)
+    for axis, (length, shift) in enumerate(zip(p.lengths, a.pads[:rank], strict=True)):
+        bins = length // 2 + 1 if axis == rank - 1 else length
+        phase = np.multiply.outer(phase, np.exp(-2j * np.pi * np.arange(bins) * shift / length))
+    planes = np.stack([phase.real, phase.imag], axis=-1).astype(dtype)
+    return b.node1("cmul", [h, b.constant(planes, f"{n.name}_phase")], name=n.name)
+
+
 def _add_bias(m: Match, y: str, rank: int) -> str:
     n, b = m.node, m.b
     if len(n.inputs) < 3 or n.inputs[2] is None:
         return y
-    c = b.type_of(n.inputs[0] or "").shape[1]
-    bias = b.node1("reshape", [n.inputs[2]], ReshapeAttrs((c, *(1,) * rank)), name=n.name)
+    c_out = b.type_of(n.inputs[1] or "").shape[0]
+    bias = b.node1("reshape", [n.inputs[2]], ReshapeAttrs((c_out, *(1,) * rank)), name=n.name)
     return b.node1("add", [y, bias], name=n.name)
 
 
@@ -224,11 +293,11 @@ def _rewrite(m: Match) -> Sequence[str]:
     assert isinstance(a, ConvAttrs)
     xname, wname = n.inputs[0] or "", n.inputs[1] or ""
     x = b.type_of(xname)
+    rank, p = x.rank - 2, _plan(m)
+    if rank in (1, 2) and not p.mixing:
+        return _rewrite_fused(m, p)
     weights = b.const_value(wname)
     assert weights is not None
-    rank, p = x.rank - 2, _plan(m)
-    if rank in (1, 2):
-        return _rewrite_fused(m, p)
     batch, c = x.shape[:2]
     dtype = x.dtype.numpy()
     name = n.name
@@ -242,17 +311,14 @@ def _rewrite(m: Match) -> Sequence[str]:
         h = b.node1("dft", [h], DFTAttrs(2 + i, p.lengths[i]), name=name)
 
     spec = kernel_spectrum(weights, a.dilations, p.lengths)
-    same = np.concatenate([spec[..., :1], spec[..., :1]], axis=-1).astype(dtype)
-    cross = np.concatenate([-spec[..., 1:], spec[..., 1:]], axis=-1).astype(dtype)
-    full = b.type_of(h).shape
-    ndim = len(full)
-    re = b.node1("slice", [h], _last_slice(full, 0), name=name)
-    im = b.node1("slice", [h], _last_slice(full, 1), name=name)
-    swapped = b.node1("concat", [im, re], ConcatAttrs(ndim - 1), name=name)
-    h = b.node1("mul", [h, b.constant(same, f"{name}_spectrum_re")], name=name)
-    cross_term = b.node1("mul", [swapped, b.constant(cross, f"{name}_spectrum_im")], name=name)
-    h = b.node1("add", [h, cross_term], name=name)
+    if p.mixing:  # planar (C_out, C_in/groups, 2, *F)
+        planes = np.stack([spec.real, spec.imag], axis=2).astype(dtype)
+        k = b.constant(planes, f"{name}_spectrum")
+        h = b.node1("freq_mix", [h, k], FreqMixAttrs(a.groups), name=name)
+    else:
+        h = _depthwise_product(m, h, np.stack([spec.real, spec.imag], axis=-1)[:, 0], dtype)
 
+    c = b.type_of(h).shape[1]
     for i in range(rank - 1):
         h = b.node1("dft", [h], DFTAttrs(2 + i, p.lengths[i], inverse=True), name=name)
     h = b.node1("dft", [h], DFTAttrs(last, p.lengths[-1], inverse=True, onesided=True), name=name)
@@ -262,6 +328,21 @@ def _rewrite(m: Match) -> Sequence[str]:
     h = b.node1("slice", [h], SliceAttrs(starts, stops, steps), name=name)
     y = b.node1("reshape", [h], ReshapeAttrs((batch, c, *p.out)), name=name)
     return [_add_bias(m, y, rank)]
+
+
+def _depthwise_product(m: Match, h: str, spec: np.ndarray, dtype: np.dtype) -> str:
+    """``h * spec`` (complex, per channel) as real multiplies and adds."""
+    b, name = m.b, m.node.name
+    same = np.concatenate([spec[..., :1], spec[..., :1]], axis=-1).astype(dtype)
+    cross = np.concatenate([-spec[..., 1:], spec[..., 1:]], axis=-1).astype(dtype)
+    full = b.type_of(h).shape
+    ndim = len(full)
+    re = b.node1("slice", [h], _last_slice(full, 0), name=name)
+    im = b.node1("slice", [h], _last_slice(full, 1), name=name)
+    swapped = b.node1("concat", [im, re], ConcatAttrs(ndim - 1), name=name)
+    h = b.node1("mul", [h, b.constant(same, f"{name}_spectrum_re")], name=name)
+    cross_term = b.node1("mul", [swapped, b.constant(cross, f"{name}_spectrum_im")], name=name)
+    return b.node1("add", [h, cross_term], name=name)
 
 
 def _last_slice(shape: tuple[int, ...], k: int) -> SliceAttrs:

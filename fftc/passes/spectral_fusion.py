@@ -1,6 +1,6 @@
 """spectral-fusion: spectral mixing written with DFT ops becomes fused spectral ops.
 
-Five small rules, applied until nothing changes (the two-axis ones live in
+Six small rules, applied until nothing changes (the two-axis ones live in
 ``spectral_fusion_2d``, the shared matching helpers in ``spectral_common``):
 
 1. ``complex product => cmul``: the four-multiply form exporters emit for a
@@ -21,7 +21,9 @@ Five small rules, applied until nothing changes (the two-axis ones live in
    mirrors the rest (``Re X[j, k] = Re X[-j, n - k]``);
 5. ``slice(fft_conv) => fft_conv``: a slice ``[0:e:s]`` of the last axis is
    absorbed as the kernel's ``out_length`` and ``stride`` (the causal
-   convolution keeps the first half).
+   convolution keeps the first half);
+6. ``complex einsum => freq_mix``: channel mixing per frequency written as four
+   real einsums (FNO's spectral convolution; ``spectral_mixing``).
 
 Every application and every refusal on a candidate is a decision for
 ``fftc inspect --explain``.
@@ -47,6 +49,7 @@ from fftc.passes.spectral_common import (
     whole_leading_axes,
 )
 from fftc.passes.spectral_fusion_2d import FFT_CONV2D, REAL_FFT2
+from fftc.passes.spectral_mixing import COMPLEX_EINSUM
 
 # --- 1. complex product -------------------------------------------------------
 
@@ -274,7 +277,7 @@ SLICE_FFT_CONV = RewriteRule(
 SPECTRAL_FUSION = RewritePass(
     "spectral-fusion",
     "DFT-written spectral mixing (rfft, complex product, irfft) becomes fused fft_conv ops",
-    (CMUL, FFT_CONV, FFT_CONV2D, REAL_FFT2, SLICE_FFT_CONV),
+    (CMUL, FFT_CONV, FFT_CONV2D, REAL_FFT2, SLICE_FFT_CONV, COMPLEX_EINSUM),
     requires=frozenset({"imported"}),
     ensures=frozenset({"spectral-fused"}),
 )

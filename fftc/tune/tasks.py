@@ -12,12 +12,13 @@ which MetaSchedule's database stores its measurements, and under which
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import onnx
 
+from fftc.codegen.fusion_report import iter_blocks
 from fftc.codegen.tvm_api import ir, relax, structural_hash, tirx, tvm
 from fftc.schedules.base import KERNEL_ATTR
 from fftc.target import TargetSpec
@@ -64,25 +65,10 @@ def workload_key(func: tirx.PrimFunc) -> str:
     return f"{int(structural_hash(task_module(func))) & 0xFFFFFFFFFFFFFFFF:016x}"
 
 
-def _blocks(stmt: Any) -> Iterator[Any]:
-    if hasattr(stmt, "iter_values") and hasattr(stmt, "predicate"):
-        yield stmt.block
-    for attr in ("seq", "body", "block", "init", "then_case", "else_case"):
-        child = getattr(stmt, attr, None)
-        if child is None:
-            continue
-        if attr == "seq":
-            for item in child:
-                yield from _blocks(item)
-        else:
-            yield from _blocks(child)
-
-
 def kernel_kinds(func: tirx.PrimFunc) -> tuple[str, ...]:
     """The ``fftc.kernel`` tags of a PrimFunc's blocks, sorted."""
-    tags = {
-        str(b.annotations[KERNEL_ATTR]) for b in _blocks(func.body) if KERNEL_ATTR in b.annotations
-    }
+    blocks = iter_blocks(func.body)
+    tags = {str(b.annotations[KERNEL_ATTR]) for b in blocks if KERNEL_ATTR in b.annotations}
     return tuple(sorted(tags))
 
 
@@ -128,12 +114,12 @@ def fused_module(
     pass_options: Mapping[str, Any] | None = None,
 ) -> ir.IRModule:
     """The model after stage ``fused`` (imported, graph passes, lowered, fused)."""
-    from fftc.api import import_model
+    from fftc.api import import_model, pass_options_for
     from fftc.codegen.build import build
     from fftc.passes import PassContext, run_pipeline
 
     graph = import_model(model, input_shapes, allow_nonfinite)
-    graph = run_pipeline(graph, PassContext(dict(pass_options or {})))
+    graph = run_pipeline(graph, PassContext(pass_options_for(pass_options, spec)))
     captured: dict[str, Any] = {}
 
     def keep(name: str, module: Any) -> None:

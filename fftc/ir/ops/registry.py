@@ -105,6 +105,7 @@ def _load() -> None:
             dft,
             elementwise,
             linalg,
+            mixing,
             movement,
             norm,
             reduce,
