@@ -4,9 +4,10 @@
 * :func:`apply_precision`: ``--dtype fp16|bf16``; matmuls run on half-precision
   operands with float32 accumulation (dlight tensorizes them with WMMA when
   every dim exceeds 64); their weights are stored in half precision (the cast
-  of a constant is folded).  The model's inputs and outputs keep the dtypes
-  it declares, and the other ops (FFT convolutions, elementwise) compute in
-  float32.  Models without float32 matmuls are refused for half precision,
+  of a constant is folded).  FFT convolutions the Monarch kernel takes were
+  already lowered with ``dtype`` DFT matmuls (``lower/cuda_kernels.py``).  The
+  model's inputs and outputs keep the dtypes it declares, and the other ops
+  compute in float32.  Models with neither are refused for half precision,
   since ``--dtype`` would change nothing;
 * :func:`compile_cuda`: ``tvm.compile`` with nvcc producing fatbins.
 """
@@ -66,10 +67,11 @@ def _dtype(expr: Any) -> str:
     return str(getattr(getattr(expr, "ty", None), "dtype", ""))
 
 
-def apply_precision(mod: ir.IRModule, dtype: str) -> tuple[ir.IRModule, str]:
+def apply_precision(mod: ir.IRModule, dtype: str, monarch_ops: int = 0) -> tuple[ir.IRModule, str]:
     """Rewrite float32 matmuls to ``dtype`` operands with float32 accumulation.
 
-    Returns the module and a note for ``--explain``."""
+    ``monarch_ops``: how many FFT convolutions lowering already put on the Monarch
+    kernel in ``dtype``.  Returns the module and a note for ``--explain``."""
     if dtype == "float32":
         return mod, "precision fp32: every op computes in the model's dtypes"
     mutator = _HalfMatmuls(mod, dtype)
@@ -77,18 +79,18 @@ def apply_precision(mod: ir.IRModule, dtype: str) -> tuple[ir.IRModule, str]:
     for gvar, func in mod.functions_items():
         if isinstance(func, relax.Function):
             updated[gvar] = mutator.visit_expr(func)
-    if mutator.rewritten == 0:
+    if mutator.rewritten == 0 and monarch_ops == 0:
         raise UsageError(
-            f"--dtype {_short_name(dtype)}: this model has no float32 matmul to run in half "
-            "precision (fftc's half-precision CUDA path covers matmuls; FFT convolutions and "
-            "the other ops compute in float32); use --dtype fp32"
+            f"--dtype {_short_name(dtype)}: this model has no float32 matmul and no FFT "
+            "convolution the Monarch kernel takes, to run in half precision (the other ops "
+            "compute in float32); use --dtype fp32"
         )
     for gvar, func in updated.items():
         mod[gvar] = func
     return mod, (
-        f"precision {_short_name(dtype)}: {mutator.rewritten} matmul(s) on {dtype} operands "
-        "with float32 accumulation; FFT convolutions and other ops in float32; "
-        "inputs/outputs as declared"
+        f"precision {_short_name(dtype)}: {mutator.rewritten} matmul(s) and {monarch_ops} "
+        f"Monarch FFT convolution(s) on {dtype} operands with float32 accumulation; other "
+        "FFT convolutions and ops in float32; inputs/outputs as declared"
     )
 
 

@@ -1,10 +1,12 @@
 """Scheduling a fused Relax module for a CUDA target.
 
 * A PrimFunc with blocks of fftc's own kernels (tagged ``fftc.kernel``: FFT
-  stages, the fused FFT convolution, direct convolutions) is scheduled by
-  fftc: untagged injective blocks are inlined with the bounded inliner the
-  CPU path uses, then every remaining block gets the CUDA template registered
-  for its tag, or the thread-binding template (``schedules/cuda/threads.py``).
+  stages, the fused FFT convolution, direct convolutions, the Monarch FFT
+  convolution's stages) is scheduled by fftc: untagged injective blocks (e.g.
+  an epilogue Relax fused in) are inlined with the bounded inliner the CPU
+  path uses, then every remaining block gets the CUDA template registered
+  for its tag (``monarch.matmul``: WMMA tensor cores, ``schedules/cuda/
+  monarch.py``), or the thread-binding template (``schedules/cuda/threads.py``).
 * Every other PrimFunc gets TVM's dlight default GPU rules, in order:
   ``Matmul`` (WMMA tensor cores for fp16/bf16 operands when M, N, K > 64),
   ``GEMV``, ``Reduction``, ``GeneralReduction``, ``Fallback``.

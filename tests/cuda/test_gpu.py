@@ -1,5 +1,6 @@
 """On a GPU (skipped without one): the Monarch kernel against torch's FFT (cuFFT)
-and float64, and compiled models against onnxruntime."""
+and float64, ``fft_conv`` lowered onto it against float64, and compiled models
+against onnxruntime (fp32, and the Hyena block in fp16/bf16)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from fftc.kernels.cuda.monarch import kernel_inputs, reference_fft
 from tests.conftest import EXAMPLES
 from tests.cuda.conftest import MonarchProblem, random_problem
+from tests.cuda.test_fft_conv_monarch import CASES, TOLERANCE, fft_conv_graph, relative_error
 
 pytestmark = pytest.mark.gpu
 
@@ -66,3 +68,46 @@ def test_examples_against_onnxruntime(model: str) -> None:
     for name, expected in ref.items():
         err = np.abs(np.asarray(ours[name]) - expected).max()
         assert err <= 1e-4 * max(1.0, float(np.abs(expected).max())), name
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "bfloat16"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_fft_conv_on_the_monarch_kernel(case: str, dtype: str) -> None:
+    """The host test's cases (``test_fft_conv_monarch.py``, same tolerances), on the GPU."""
+    from tvm.runtime.vm import VirtualMachine
+
+    from fftc.codegen.build import build
+    from fftc.codegen.cuda import local_cuda_arch
+    from fftc.codegen.tvm_api import tvm
+    from fftc.ir.ops.spectral import FFTConvAttrs, fft_conv_reference
+    from fftc.target import parse_target
+
+    shape, n, out, stride, kshape = CASES[case]
+    rng = np.random.default_rng(0)
+    spectrum = rng.standard_normal(kshape).astype(np.float32)
+    attrs = FFTConvAttrs(n, out, stride)
+    spec = parse_target(f"cuda:{local_cuda_arch() or 'sm_80'}")
+    result = build(fft_conv_graph(shape, attrs, spectrum), spec, dtype=dtype)
+    assert result is not None
+    assert any("Monarch FFT convolution" in note for note in result.notes)
+    x = rng.standard_normal(shape).astype(np.float32)
+    dev = tvm.cuda(0)
+    (got,) = VirtualMachine(result.executable, dev)["main"](tvm.runtime.tensor(x, dev))
+    exact = fft_conv_reference(x.astype(np.float64), spectrum.astype(np.float64), attrs)
+    assert relative_error(got.numpy().astype(np.float64), exact) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [("fp16", 3e-3), ("bf16", 2e-2)])
+def test_hyena_half_precision_against_onnxruntime(dtype: str, tolerance: float) -> None:
+    """Monarch fft_conv and matmuls in half precision (host: ``test_fft_conv_monarch``)."""
+    import fftc
+    from fftc.api import CompileOptions
+    from fftc.testing import random_inputs, run_onnxruntime
+
+    path = EXAMPLES / "onnx" / "hyena_block.onnx"
+    m = fftc.compile(path, target="cuda", options=CompileOptions(dtype=dtype))
+    feeds = random_inputs(path, 0, {})
+    ours = m.run(feeds)
+    for name, expected in run_onnxruntime(path, feeds).items():
+        got = np.asarray(ours[name], np.float64)
+        assert relative_error(got, expected.astype(np.float64)) <= tolerance, name

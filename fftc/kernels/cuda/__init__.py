@@ -2,6 +2,8 @@
 
 * :mod:`.monarch`: the batched Monarch FFT convolution (FlashFFTConv's core):
   DFT matmuls on tensor cores, spectrum product, gating and ``D*u`` epilogue.
+* :mod:`.fft_conv`: the graph op ``fft_conv`` on the same stages (zero-padded
+  input, one-sided spectrum, strided output; the epilogue fused by Relax).
 * :mod:`.tensorcore`: the WMMA matmul and elementwise stage schedules.
 * :mod:`.build`: building it for a GPU arch (CUDA source, fatbin, resources).
 """

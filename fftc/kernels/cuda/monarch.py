@@ -44,6 +44,7 @@ import numpy as np
 
 from fftc.codegen.tvm_api import Schedule, ir, te, tirx
 from fftc.errors import UsageError
+from fftc.schedules.base import KERNEL_ATTR
 
 #: tensor-core tile size (WMMA 16x16x16)
 TILE = 16
@@ -51,6 +52,17 @@ TILE = 16
 DTYPES = ("float16", "bfloat16", "float32")
 #: threads per block of the elementwise stages
 ELEMENTWISE_THREADS = 256
+#: ``fftc.kernel`` tags of the stages: the DFT matmuls, the elementwise stages (the CUDA
+#: templates in ``schedules/cuda/monarch.py`` schedule them when the kernel is in a model)
+MATMUL_TAG = "monarch.matmul"
+STAGE_TAG = "monarch.stage"
+_MATMUL = {KERNEL_ATTR: MATMUL_TAG}
+_STAGE = {KERNEL_ATTR: STAGE_TAG}
+
+#: ``load(r, i)``: point ``i`` of row ``r`` of the signal, in the compute dtype
+SignalLoad = Callable[[Any, Any], Any]
+#: ``spectrum_at(r, k1, k2)``: (re, im) of ``K[k1 + n1*k2]`` for row ``r``, float32
+SpectrumAt = Callable[[Any, Any, Any], tuple[Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -88,6 +100,46 @@ def monarch_factors(n: int) -> MonarchPlan:
             "(e.g. 256 = 16 x 16, 1024 = 32 x 32, 4096 = 64 x 64)"
         )
     return MonarchPlan(n, best[0], best[1])
+
+
+#: static shared memory of one thread block (48 KiB, ``fftc.codegen.cuda``) and warps
+#: per block (1024 threads): the WMMA schedule's limits (``tensorcore.py``)
+SHARED_BYTES_LIMIT = 48 * 1024
+MAX_WARPS = 32
+
+
+def matmul_shapes(plan: MonarchPlan) -> dict[str, tuple[int, int, int]]:
+    """``(m, k, n)`` of each per-row DFT matmul stage (``C = A @ B``, A m x k)."""
+    n1, n2 = plan.n1, plan.n2
+    return {
+        "c1": (2 * n1, n1, n2),
+        "c2": (n1, 2 * n2, 2 * n2),
+        "c3": (n1, 2 * n2, 2 * n2),
+        "c4": (n1, 2 * n1, n2),
+    }
+
+
+def tensor_core_refusal(plan: MonarchPlan, dtype: str) -> str | None:
+    """Why the WMMA schedule cannot take ``plan`` in ``dtype``, or None.  Each matmul
+    stages both operands of a row in shared memory and runs one warp per 16x16 output
+    tile (fp32 matmuls run on CUDA cores: no limit)."""
+    if dtype == "float32":
+        return None
+    size = 2  # bytes of an fp16/bf16 operand
+    for name, (m, k, n) in matmul_shapes(plan).items():
+        shared = (m * k + k * n) * size
+        warps = (m // TILE) * (n // TILE)
+        over = []
+        if shared > SHARED_BYTES_LIMIT:
+            over.append(f"{shared} bytes of shared memory (limit {SHARED_BYTES_LIMIT})")
+        if warps > MAX_WARPS:
+            over.append(f"{warps} warps (limit {MAX_WARPS})")
+        if over:
+            return (
+                f"Monarch FFT length {plan.n} ({plan.n1} x {plan.n2}): its matmul stage "
+                f"{name} would need {' and '.join(over)} per thread block"
+            )
+    return None
 
 
 # -- the constant tables ----------------------------------------------------------------------
@@ -155,17 +207,25 @@ def kernel_inputs(
     """The kernel's arguments before the output (u, kp, d, gate, then the tables), in
     the dtypes its placeholders have (see :func:`monarch_conv_compute`)."""
     np_dtype = numpy_dtype(dtype)
-    tables = monarch_tables(plan)
+    tables = table_arrays(plan, dtype)
     return [
         u.astype(np_dtype),
         permute_spectrum(spectrum, plan),
         d.astype(np.float32),
         gate.astype(np_dtype),
-        *(
-            tables[name].astype(np.float32 if name == "twiddle" else np_dtype)
-            for name in TABLE_NAMES
-        ),
+        *(tables[name] for name in TABLE_NAMES),
     ]
+
+
+def table_arrays(plan: MonarchPlan, dtype: str) -> dict[str, np.ndarray]:
+    """The constant tables in the dtypes of the kernel's placeholders (the DFT
+    matrices in ``dtype``, the twiddles float32), by name."""
+    np_dtype = numpy_dtype(dtype)
+    tables = monarch_tables(plan)
+    return {
+        name: tables[name].astype(np.float32 if name == "twiddle" else np_dtype)
+        for name in TABLE_NAMES
+    }
 
 
 # -- the NumPy model --------------------------------------------------------------------------
@@ -247,17 +307,37 @@ def monarch_conv_compute(
     l4 = te.placeholder((n1, 2 * n1), dtype, name="l4")
     tw = te.placeholder((2, n1, n2), f32, name="twiddle")
 
-    c2 = _forward_stages(u, f1, g2, tw, rows, plan, dtype)
-    p = _spectrum_product(c2, kp, rows, heads, plan, dtype)
-    c4 = _inverse_stages(p, h2, l4, tw, rows, plan, dtype)
+    def spectrum_at(r: Any, k1: Any, k2: Any) -> tuple[Any, Any]:
+        return kp[r % heads, k1, k2, 0], kp[r % heads, k1, k2, 1]
+
+    tables = dict(zip(TABLE_NAMES, (f1, g2, h2, l4, tw), strict=True))
+    c4 = monarch_stages(lambda r, i: u[r, i], spectrum_at, tables, rows, plan, dtype)
 
     def epilogue(r: Any, i: Any) -> Any:
         y = c4[r, i // n2, i % n2]
         skip = d[r % heads] * u[r, i].astype(f32)
         return ((y + skip) * gate[r, i].astype(f32)).astype(dtype)
 
-    out = te.compute((rows, n), epilogue, name="out")
+    out = te.compute((rows, n), epilogue, name="out", attrs=_STAGE)
     return [u, kp, d, gate, f1, g2, h2, l4, tw], out
+
+
+def monarch_stages(
+    load: SignalLoad,
+    spectrum_at: SpectrumAt,
+    tables: dict[str, te.Tensor],
+    rows: int,
+    plan: MonarchPlan,
+    dtype: str,
+) -> te.Tensor:
+    """The convolution's stages up to ``Y`` (rows, n1, n2), float32, before any
+    epilogue: ``y[r, n2*a + b] = Y[r, a, b]``.  ``tables``: placeholders named as in
+    :data:`TABLE_NAMES` (matrices in ``dtype``, twiddles float32)."""
+    n1, n2 = plan.n1, plan.n2
+    x1 = te.compute((rows, n1, n2), lambda r, a, b: load(r, a * n2 + b), name="x1", attrs=_STAGE)
+    c2 = _forward_stages(x1, tables["f1"], tables["g2"], tables["twiddle"], rows, plan, dtype)
+    p = _spectrum_product(c2, spectrum_at, rows, plan, dtype)
+    return _inverse_stages(p, tables["h2"], tables["l4"], tables["twiddle"], rows, plan, dtype)
 
 
 def _re_or_im(part: Any, re: Any, im: Any) -> Any:
@@ -266,7 +346,7 @@ def _re_or_im(part: Any, re: Any, im: Any) -> Any:
 
 
 def _forward_stages(
-    u: te.Tensor,
+    x1: te.Tensor,
     f1: te.Tensor,
     g2: te.Tensor,
     tw: te.Tensor,
@@ -277,12 +357,12 @@ def _forward_stages(
     """``C2 = (F_n1 @ X * W) @ F_n2``, ``[Re | Im]`` along the last axis: (rows, n1, 2 n2)."""
     n1, n2 = plan.n1, plan.n2
     f32 = "float32"
-    x1 = te.compute((rows, n1, n2), lambda r, a, b: u[r, a * n2 + b], name="x1")
     ka = te.reduce_axis((0, n1), name="ka")
     c1 = te.compute(
         (rows, 2 * n1, n2),
         lambda r, m, b: te.sum(f1[m, ka].astype(f32) * x1[r, ka, b].astype(f32), axis=ka),
         name="c1",
+        attrs=_MATMUL,
     )
 
     def twiddled(r: Any, k1: Any, q: Any) -> Any:
@@ -291,17 +371,18 @@ def _forward_stages(
         wr, wi = tw[0, k1, b], tw[1, k1, b]
         return _re_or_im(c, re * wr - im * wi, re * wi + im * wr).astype(dtype)
 
-    t1 = te.compute((rows, n1, 2 * n2), twiddled, name="t1")
+    t1 = te.compute((rows, n1, 2 * n2), twiddled, name="t1", attrs=_STAGE)
     kb = te.reduce_axis((0, 2 * n2), name="kb")
     return te.compute(
         (rows, n1, 2 * n2),
         lambda r, i, j: te.sum(t1[r, i, kb].astype(f32) * g2[kb, j].astype(f32), axis=kb),
         name="c2",
+        attrs=_MATMUL,
     )
 
 
 def _spectrum_product(
-    c2: te.Tensor, kp: te.Tensor, rows: int, heads: int, plan: MonarchPlan, dtype: str
+    c2: te.Tensor, spectrum_at: SpectrumAt, rows: int, plan: MonarchPlan, dtype: str
 ) -> te.Tensor:
     """``P = C2 * Kp[h] / N`` (the 1/N of the inverse FFT folded in), ``[Re | Im]``."""
     n1, n2 = plan.n1, plan.n2
@@ -309,12 +390,12 @@ def _spectrum_product(
 
     def product(r: Any, k1: Any, q: Any) -> Any:
         c, k2 = q // n2, q % n2
-        h = r % heads
         re, im = c2[r, k1, k2], c2[r, k1, n2 + k2]
-        kr, ki = kp[h, k1, k2, 0] * scale, kp[h, k1, k2, 1] * scale
+        kr, ki = spectrum_at(r, k1, k2)
+        kr, ki = kr * scale, ki * scale
         return _re_or_im(c, re * kr - im * ki, re * ki + im * kr).astype(dtype)
 
-    return te.compute((rows, n1, 2 * n2), product, name="p")
+    return te.compute((rows, n1, 2 * n2), product, name="p", attrs=_STAGE)
 
 
 def _inverse_stages(
@@ -334,6 +415,7 @@ def _inverse_stages(
         (rows, n1, 2 * n2),
         lambda r, i, j: te.sum(p[r, i, kc].astype(f32) * h2[kc, j].astype(f32), axis=kc),
         name="c3",
+        attrs=_MATMUL,
     )
 
     def untwiddled(r: Any, q: Any, b: Any) -> Any:
@@ -342,12 +424,13 @@ def _inverse_stages(
         wr, wi = tw[0, k1, b], -tw[1, k1, b]
         return _re_or_im(c, re * wr - im * wi, re * wi + im * wr).astype(dtype)
 
-    t3 = te.compute((rows, 2 * n1, n2), untwiddled, name="t3")
+    t3 = te.compute((rows, 2 * n1, n2), untwiddled, name="t3", attrs=_STAGE)
     kd = te.reduce_axis((0, 2 * n1), name="kd")
     return te.compute(
         (rows, n1, n2),
         lambda r, a, b: te.sum(l4[a, kd].astype(f32) * t3[r, kd, b].astype(f32), axis=kd),
         name="c4",
+        attrs=_MATMUL,
     )
 
 

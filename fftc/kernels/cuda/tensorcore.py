@@ -16,6 +16,7 @@ fp32 matmuls get a plain thread-per-output schedule (CUDA cores).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fftc.codegen.tvm_api import Schedule, cuda_tensor_intrinsics
@@ -31,7 +32,7 @@ def wmma_intrinsics(dtype: str) -> dict[str, str]:
 
     TVM 0.27 registers fp16 (and int8) WMMA intrinsics only; the bf16 ones are
     registered here from TVM's own generators."""
-    tc = cuda_tensor_intrinsics()
+    tc = _tensor_intrinsics()
     if dtype == "float16":
         group: dict[str, str] = tc.get_wmma_intrin_group(
             load_scope="shared", store_scope="global", in_dtype="float16",
@@ -58,6 +59,30 @@ def wmma_intrinsics(dtype: str) -> dict[str, str]:
                                                              False))  # fmt: skip
         _BF16_REGISTERED = True
     return names
+
+
+def _tensor_intrinsics() -> Any:
+    """TVM's CUDA tensor intrinsics module, imported from a fresh thread.
+
+    Importing it parses ~250 TVMScript functions, and TVM's parser calls
+    ``inspect.stack()`` for each: its cost grows with the caller's stack depth and
+    module count (measured: ~20 s from a shallow stack, 30-160 s from inside the
+    CLI or pytest).  A new thread starts with an almost empty stack."""
+    loaded: list[Any] = []
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            loaded.append(cuda_tensor_intrinsics())
+        except BaseException as err:  # re-raised in the caller's thread
+            failed.append(err)
+
+    worker = threading.Thread(target=load, name="fftc-tensor-intrinsics")
+    worker.start()
+    worker.join()
+    if failed:
+        raise failed[0]
+    return loaded[0]
 
 
 def _extent(sch: Schedule, loop: Any) -> int:

@@ -1,0 +1,111 @@
+"""The graph op ``fft_conv`` on the Monarch kernel's stages (tensor cores on CUDA).
+
+``fft_conv(x, K)`` (see ``fftc.ir.ops.spectral``) is the same computation as the
+standalone kernel of :mod:`.monarch` with ``D = 0`` and ``gate = 1``: a circular
+convolution of length ``N`` per row, here with
+
+* the input read zero padded: ``x`` is ``(..., L)`` with ``L <= N``; the first
+  stage (``x1``, the ``n1 x n2`` view of a row) loads ``x[row, i]`` for
+  ``i < L`` and 0 beyond, cast to the compute dtype;
+* the full spectrum made from the one-sided one inside the product stage:
+  ``K[k] = conj(K[N - k])`` for ``k > N/2`` (Hermitian symmetry), read at the
+  permuted index ``k = k1 + n1*k2``, so a spectrum computed at run time works
+  as a constant one does; it broadcasts over the rows like the generic
+  kernel's (one spectrum per channel, or one for all);
+* the output stage ``monarch_out`` picking ``y[t * stride]`` for
+  ``t < out_length`` in float32 (no rounding to the compute dtype); no ``D*u``
+  or gate: Relax fuses the graph's own epilogue (residual, gates, bias) into
+  this block (op pattern ``kOutEWiseFusable``).
+
+One PrimFunc per op, nine stages tagged ``monarch.matmul`` / ``monarch.stage``
+(``schedules/cuda/monarch.py`` gives them the WMMA and thread schedules); the
+DFT matrices and twiddles are Relax constants in the compute dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fftc.codegen.tvm_api import relax, te, tirx
+from fftc.schedules.base import KERNEL_ATTR
+
+from ..fft import with_op_pattern
+from ..fft.layout import ravel, unravel
+from ..fft_conv import OUT_EWISE_FUSABLE
+from .monarch import STAGE_TAG, TABLE_NAMES, MonarchPlan, monarch_stages, table_arrays
+
+
+def emit_monarch_fft_conv(
+    bb: relax.BlockBuilder,
+    x: relax.Expr,
+    spectrum: relax.Expr,
+    *,
+    plan: MonarchPlan,
+    out_length: int,
+    stride: int,
+    dtype: str,
+) -> relax.Expr:
+    """Emit ``fft_conv(x, spectrum)`` of length ``plan.n`` with matmuls in ``dtype``
+    into ``bb`` (``x`` and ``spectrum`` float32; the result is float32)."""
+    xshape = tuple(int(d) for d in x.ty.shape)
+    kshape = tuple(int(d) for d in spectrum.ty.shape)
+    arrays = table_arrays(plan, dtype)
+    consts = [relax.const(arrays[name], str(arrays[name].dtype)) for name in TABLE_NAMES]
+
+    def kernel(data: te.Tensor, spec: te.Tensor, *tables: te.Tensor) -> te.Tensor:
+        named = dict(zip(TABLE_NAMES, tables, strict=True))
+        return monarch_fft_conv_compute(data, spec, named, xshape, kshape, plan, out_length,
+                                        stride, dtype)  # fmt: skip
+
+    y = bb.emit_te(kernel, x, spectrum, *consts, primfunc_name_hint=f"monarch_conv{plan.n}")
+    return with_op_pattern(bb, y, OUT_EWISE_FUSABLE)
+
+
+def monarch_fft_conv_compute(
+    data: te.Tensor,
+    spec: te.Tensor,
+    tables: dict[str, te.Tensor],
+    xshape: tuple[int, ...],
+    kshape: tuple[int, ...],
+    plan: MonarchPlan,
+    out_length: int,
+    stride: int,
+    dtype: str,
+) -> te.Tensor:
+    """The TE compute of :func:`emit_monarch_fft_conv` (see module doc)."""
+    rows_shape = xshape[:-1]
+    rows = math.prod(rows_shape)
+    size, n, half = xshape[-1], plan.n, plan.n // 2
+    n1, n2 = plan.n1, plan.n2
+
+    def row_index(r: Any) -> tuple[Any, ...]:
+        return tuple(unravel(r, rows_shape)) if rows_shape else ()
+
+    def load(r: Any, i: Any) -> Any:
+        value = data[(*row_index(r), tirx.min(i, size - 1) if size < n else i)]
+        if size < n:
+            value = tirx.Select(i < size, value, tirx.const(0.0, data.dtype))
+        return value.astype(dtype)
+
+    kdims = kshape[:-2]
+    offset = len(rows_shape) - len(kdims)
+
+    def spectrum_at(r: Any, k1: Any, k2: Any) -> tuple[Any, Any]:
+        idx = row_index(r)
+        kidx = tuple(0 if d == 1 else idx[offset + i] for i, d in enumerate(kdims))
+        k = k1 + n1 * k2
+        bin_ = tirx.min(k, n - k)  # k > N/2: the conjugate of bin N - k
+        re = spec[(*kidx, bin_, 0)].astype("float32")
+        im = spec[(*kidx, bin_, 1)].astype("float32")
+        return re, tirx.Select(k > half, -im, im)
+
+    y = monarch_stages(load, spectrum_at, tables, rows, plan, dtype)
+
+    def body(*index: Any) -> Any:
+        r = index[0] if len(rows_shape) == 1 else ravel(index[:-1], rows_shape)
+        t = index[-1] * stride
+        return y[r, t // n2, t % n2].astype(data.dtype)
+
+    attrs = {KERNEL_ATTR: STAGE_TAG}
+    return te.compute((*rows_shape, out_length), body, name="monarch_out", attrs=attrs)
