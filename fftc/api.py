@@ -2,7 +2,8 @@
 
 The stages, in order (every name works with ``fftc inspect --stage``):
 
-    ir -> <graph passes: fold-constants, simplify, spectral-fusion, conv-to-fft, dce> -> relax
+    ir -> <graph passes: fold-constants, simplify, spectral-fusion, conv-to-fft, sparsity,
+           fft-to-monarch, dce> -> relax
        -> fused -> tir
        -> module
 """
@@ -33,7 +34,7 @@ log = logging.getLogger("fftc")
 
 #: every stage name, in pipeline order
 FRONTEND_STAGES = ("ir",)
-BACKEND_STAGES = ("relax", "fused", "tir")
+BACKEND_STAGES = ("relax", "fused", "fuse-blocks", "tir")
 #: stages that exist only for cuda targets: the generated CUDA source
 CUDA_STAGES = ("cuda",)
 
@@ -128,7 +129,7 @@ def compile(
     tick("import", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    ctx = PassContext(dict(opts.pass_options), verify_each=opts.verify_each)
+    ctx = PassContext(pass_options_for(opts.pass_options, spec), verify_each=opts.verify_each)
     try:
         graph = run_pipeline(graph, ctx, on_stage=hook)
     except IRError as err:
@@ -175,6 +176,7 @@ def compile(
     module.decisions = [
         *(str(d) for d in ctx.decisions),
         *(f"[lower] {note}" for note in result.notes),
+        *(f"[fuse-blocks] {line}" for line in result.fusion),
         *(
             f"[schedule] {fn}: {', '.join(sorted(set(used))) or 'no template'}"
             for fn, used in sorted(result.schedule.scheduled.items())
@@ -199,6 +201,12 @@ def compile(
     ]
     tick("link", time.perf_counter() - t0)
     return module
+
+
+def pass_options_for(options: Mapping[str, Any] | None, spec: TargetSpec) -> dict[str, Any]:
+    """The graph passes' options: the user's, plus ``target_kind`` (``llvm``, ``cuda``)
+    for the per-target cost models (fft-to-monarch's factorization)."""
+    return {**(options or {}), "target_kind": spec.kind}
 
 
 def _tuning_lookup(
@@ -303,7 +311,8 @@ def inspect_stage(
     graph = import_model(model, input_shapes, allow_nonfinite)
     try:
         hook("ir", graph)
-        graph = run_pipeline(graph, PassContext(dict(pass_options or {})), on_stage=hook)
+        ctx = PassContext(pass_options_for(pass_options, spec))
+        graph = run_pipeline(graph, ctx, on_stage=hook)
         from fftc.codegen.build import build
 
         tuned, _ = _tuning_lookup(tuning_log, spec, shipped_logs)

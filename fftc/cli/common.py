@@ -59,6 +59,24 @@ def add_model_options(p: argparse.ArgumentParser, tuning_log: bool = True) -> No
         "eligible convolution (always), or none (never)",
     )
     p.add_argument(
+        "--freq-sparsity",
+        default="0",
+        metavar="R",
+        help="zero the fraction R (0 <= R < 1) of least-energy frequency blocks of every "
+        "constant FFT-convolution spectrum and skip them (an approximation: a warning "
+        "reports the estimated output error; default 0: only blocks already zero)",
+    )
+    from fftc.kernels.fft.plan import MAX_RADIX
+
+    p.add_argument(
+        "--fft-max-radix",
+        type=int,
+        choices=MAX_RADIX.choices,
+        metavar="R",
+        help=f"largest factor of an FFT's stages (one of {', '.join(map(str, MAX_RADIX.choices))}; "
+        "default per target: 4 on CPUs, 32 on CUDA; see 'fftc inspect --explain')",
+    )
+    p.add_argument(
         "--input-shape",
         action="append",
         default=[],
@@ -72,11 +90,26 @@ def compile_options(args: argparse.Namespace) -> CompileOptions:
     from fftc.api import CompileOptions
 
     return CompileOptions(
-        pass_options={"conv_fft": args.conv_fft},
+        pass_options={
+            "conv_fft": args.conv_fft,
+            "freq_sparsity": _freq_sparsity(args),
+            **(
+                {"fft_max_radix": args.fft_max_radix}
+                if getattr(args, "fft_max_radix", None)
+                else {}
+            ),
+        },
         tuning_log=getattr(args, "tuning_log", None),
         shipped_logs=not getattr(args, "no_shipped_logs", False),
         dtype=getattr(args, "dtype", "fp32"),
     )
+
+
+def _freq_sparsity(args: argparse.Namespace) -> float:
+    """``--freq-sparsity``, checked (``fftc: error: --freq-sparsity: ...``)."""
+    from fftc.passes.sparsity import freq_sparsity
+
+    return freq_sparsity({"freq_sparsity": getattr(args, "freq_sparsity", "0")})
 
 
 def input_shapes(args: argparse.Namespace) -> dict[str, tuple[int, ...]]:

@@ -19,6 +19,7 @@ from fftc.errors import UsageError
 EXAMPLES = """\
 examples:
   fftc tune model.onnx --list-tasks                 # tasks, calls, search space, share of time
+  fftc tune --list-knobs                            # fftc's knobs: compute and schedule
   fftc tune model.onnx                              # 200 trials into tuning_logs/model-llvm-<cpu>/
   fftc tune model.onnx --trials 512 --time-budget 1800 --log tuning_logs/model-llvm
   fftc tune model.onnx --trials 100                 # again: continues, never re-measures
@@ -46,7 +47,12 @@ def register(sub: Any, formatter: Formatter) -> None:
         epilog=EXAMPLES,
         formatter_class=formatter,
     )
-    p.add_argument("model", help="the ONNX model (.onnx)")
+    p.add_argument("model", nargs="?", help="the ONNX model (.onnx)")
+    p.add_argument(
+        "--list-knobs",
+        action="store_true",
+        help="list fftc's knobs with their choices (default marked *), then stop",
+    )
     p.add_argument(
         "--list-tasks",
         action="store_true",
@@ -124,6 +130,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from fftc.tune.report import print_report, print_tasks
     from fftc.tune.tasks import extract_tasks
 
+    if args.list_knobs:
+        print(knob_listing())
+        return 0
+    if args.model is None:
+        raise UsageError("fftc tune needs a model (.onnx), or --list-knobs")
     _check_numbers(args)
     model = require_model_file(args.model)
     spec = parse_target(args.target)
@@ -182,6 +193,27 @@ def cmd_tune(args: argparse.Namespace) -> int:
         summary, model, spec, path, options, input_shapes(args), args.allow_nonfinite_weights
     )
     return 0
+
+
+def knob_listing() -> str:
+    """Every knob: the FFT's compute knobs (read by the kernel generator and the
+    fft-to-monarch pass, which records the factorization on the IR; ``fftc tune`` does not
+    search them yet), then the schedule templates' knobs (searched)."""
+    from fftc.kernels.fft import plan
+    from fftc.schedules.base import Knob, all_templates
+
+    def line(knob: Knob) -> str:
+        choices = ", ".join(f"{c}*" if c == knob.default else str(c) for c in knob.choices)
+        return f"  {knob.name:22s} {choices:24s} {knob.doc}"
+
+    lines = ["FFT compute knobs (the FFT's factorization; fftc tune does not search them yet):"]
+    lines += [line(k) for k in plan.COMPUTE_KNOBS]
+    lines.append("schedule knobs (searched by fftc tune), by target and kernel:")
+    for tmpl in sorted(all_templates(), key=lambda t: (t.target_kind, t.kernel)):
+        if tmpl.knobs:
+            lines.append(f" {tmpl.target_kind} {tmpl.kernel}:")
+            lines += [line(k) for k in tmpl.knobs]
+    return "\n".join(lines)
 
 
 def _say(text: str) -> None:

@@ -57,6 +57,7 @@ def register(sub: Any, formatter: Formatter) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     if args.rtol <= 0:
         raise FftcError("--rtol must be positive")
+    compile_options(args)  # a bad option is a usage error, not a failure of every model
     rows: list[Row] = []
     for path in args.models:
         try:

@@ -7,7 +7,8 @@ Per row of ``x`` (every index but the last), with ``n`` the FFT length and
    the forward FFT skips the butterfly inputs known to be zero);
 2. ``Z = FFT_h(z)`` (mixed-radix Stockham stages, or Bluestein);
 3. ``X[k]`` from ``Z`` (the real-FFT post-processing), ``P[k] = X[k]*K[k]/n``,
-   and the inverse real-FFT pre-processing of ``P``: one ``fft_conv.pack`` block;
+   and the inverse real-FFT pre-processing of ``P``: one ``fft_conv.pack`` block
+   (with ``bands``, only the kept bins' products: :mod:`.fft_conv_bands`);
 4. ``z' = IFFT_h(...)``; ``y[t] = z'[t*stride]`` (even/odd points are the
    real/imaginary parts) in the output block ``fft_conv.out``, into which
    Relax fuses the elementwise epilogue (bias, gates, ``D*u``, activation).
@@ -21,7 +22,7 @@ spectrum is written to memory.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -35,6 +36,7 @@ from .fft.layout import ravel, unravel
 from .fft.plan import CorePlan, MixedRadixPlan, plan_complex
 from .fft.realfft import irfft_result, irfft_source, irfft_table, rfft_result, rfft_table
 from .fft.stockham import materialize
+from .fft_conv_bands import BLOCKS_ATTR, banded_irfft_source, kept_mask, pack_blocks
 
 TAG = "fft_conv"
 OUT_TAG = "fft_conv.out"
@@ -54,13 +56,18 @@ def emit_fft_conv(
     out_length: int,
     stride: int = 1,
     knobs: Mapping[str, KnobValue] | None = None,
+    factors: Sequence[int] = (),
+    bands: Sequence[tuple[int, int]] = (),
 ) -> relax.Expr:
-    """Emit ``fft_conv(x, spectrum)`` (see ``fftc.ir.ops.spectral``) into ``bb``."""
+    """Emit ``fft_conv(x, spectrum)`` (see ``fftc.ir.ops.spectral``) into ``bb``;
+    ``factors``: the radices of the length ``n/2`` core FFT (``()``: from ``knobs``);
+    ``bands``: the kept bin ranges (``()``: all; the rest is skipped, see
+    :mod:`.fft_conv_bands`)."""
     xshape = tuple(int(d) for d in x.ty.shape)
     kshape = tuple(int(d) for d in spectrum.ty.shape)
     dtype = str(x.ty.dtype)
     half = length // 2
-    plan = plan_complex(half, knobs)
+    plan = plan_complex(half, knobs, factors)
     tables = {
         **core_tables(plan, -1, "fwd"),
         **core_tables(plan, 1, "inv"),
@@ -72,7 +79,8 @@ def emit_fft_conv(
 
     def kernel(data: te.Tensor, spec: te.Tensor, *tabs: te.Tensor) -> te.Tensor:
         t = dict(zip(names, tabs, strict=True))
-        return _build(data, spec, t, plan, xshape, kshape, length, out_length, stride, dtype)
+        return _build(data, spec, t, plan, xshape, kshape, length, out_length, stride, dtype,
+                      kept_mask(bands, half))  # fmt: skip
 
     y = bb.emit_te(kernel, x, spectrum, *consts, primfunc_name_hint=f"fft_conv{length}")
     return with_op_pattern(bb, y, OUT_EWISE_FUSABLE)
@@ -89,6 +97,7 @@ def _build(
     out_length: int,
     stride: int,
     dtype: str,
+    kept: np.ndarray,
 ) -> te.Tensor:
     rows_shape = xshape[:-1]
     rows = math.prod(rows_shape)
@@ -129,8 +138,13 @@ def _build(
         assert value.im is not None
         return Cx(value.re * scale, value.im * scale)
 
-    pre = irfft_source(product, half, tables["irfft"], dtype)
-    pre = materialize(pre, rows, half, dtype, "fft_conv_mid", TAG)
+    if kept.all():  # dense: the kernel's TIR (and its tuning records) as before bands
+        pre = materialize(irfft_source(product, half, tables["irfft"], dtype), rows, half,
+                          dtype, "fft_conv_mid", TAG)  # fmt: skip
+    else:
+        blocks = pack_blocks(kept)
+        banded = banded_irfft_source(product, kept, tables["irfft"], dtype, blocks)
+        pre = materialize(banded, rows, half, dtype, "fft_conv_mid", TAG, {BLOCKS_ATTR: blocks})
     inv = build_core(plan, pre, rows, 1, tables, dtype, "inv", TAG)
     signal = irfft_result(inv)
 

@@ -28,7 +28,7 @@ parallel loop over groups of ``V`` rows, with the rows as the vector lanes.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.schedules.base import KERNEL_ATTR, KnobValue
@@ -61,13 +61,16 @@ def emit_fft_conv2d(
     strides: tuple[int, int],
     axis: int,
     knobs: Mapping[str, KnobValue] | None = None,
+    factors: Sequence[Sequence[int]] = (),
 ) -> relax.Expr:
-    """Emit ``fft_conv2d(x, spectrum)`` (see ``fftc.ir.ops.spectral``) into ``bb``."""
+    """Emit ``fft_conv2d(x, spectrum)`` (see ``fftc.ir.ops.spectral``) into ``bb``;
+    ``factors``: per axis, the radices of its core FFT (``()``: from ``knobs``)."""
     xshape = tuple(int(d) for d in x.ty.shape)
     kshape = tuple(int(d) for d in spectrum.ty.shape)
     dtype = str(x.ty.dtype)
     nh, nw = lengths
-    cols, rows = plan_complex(nh, knobs), plan_complex(nw // 2, knobs)
+    col_factors, row_factors = factors if factors else ((), ())
+    cols, rows = plan_complex(nh, knobs, col_factors), plan_complex(nw // 2, knobs, row_factors)
     tables = {
         **core_tables(cols, -1, "cf"),
         **core_tables(cols, 1, "ci"),

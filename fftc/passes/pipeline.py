@@ -14,8 +14,10 @@ from fftc.ir import Graph, IRError, verify
 from fftc.passes.base import IMPORTED, Pass, PassContext
 from fftc.passes.conv_to_fft import CONV_TO_FFT
 from fftc.passes.dce import DeadCodeElimination
+from fftc.passes.fft_to_monarch import FFT_TO_MONARCH
 from fftc.passes.fold_constants import FoldConstants
 from fftc.passes.simplify import SIMPLIFY
+from fftc.passes.sparsity import SPARSITY
 from fftc.passes.spectral_fusion import SPECTRAL_FUSION
 
 log = logging.getLogger("fftc.passes")
@@ -25,6 +27,8 @@ PIPELINE: tuple[Pass, ...] = (
     SIMPLIFY,  # canonical form: no identity movement, merged reshape/transpose chains
     SPECTRAL_FUSION,  # rfft -> complex product -> irfft => fused fft_conv ops
     CONV_TO_FFT,  # depthwise convolutions with constant kernels -> FFT convolutions (cost model)
+    SPARSITY,  # fft_conv with constant spectra: zero frequency blocks skipped (freq_sparsity)
+    FFT_TO_MONARCH,  # every FFT's factorization into small DFT stages (per-target cost model)
     DeadCodeElimination(),  # what the rewrites left unused
 )
 

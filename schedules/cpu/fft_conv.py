@@ -16,7 +16,10 @@ Relax fused the elementwise epilogue).  It:
    convolution keeps (a causal convolution keeps half): its ``r`` loop then
    has fewer iterations;
 4. vectorises the output over pairs ``t = 2j + p`` (even/odd points are the
-   real/imaginary parts of one complex value) when the stride is 1.
+   real/imaginary parts of one complex value) when the stride is 1;
+5. splits a frequency-sparse pack (annotation ``fftc.fft_conv.blocks``, see
+   ``fftc/kernels/fft_conv_bands.py``) into its bin blocks and unrolls them, so
+   each block runs its own body (zero blocks store zeros, loading nothing).
 
 With ``fft_conv.rows = V > 1`` (default 8; used when ``V`` divides the row
 count) the row loop is split into ``(group, lane)`` instead: every
@@ -32,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from fftc.kernels.fft.stockham import RADIX_ATTR, SPAN_ATTR
+from fftc.kernels.fft_conv_bands import BLOCKS_ATTR
 from fftc.schedules.base import Knob, KnobSource, template
 
 from .fft import (
@@ -100,18 +104,32 @@ def _schedule_stage(sch: Any, block: Any, row: Any, knobs: KnobSource) -> None:
     sch.unroll(lc)
 
 
+def _pack_blocks(sch: Any, block: Any, ln: Any) -> tuple[Any | None, Any]:
+    """A frequency-sparse pack's point loop split into its bin blocks ``(t, n)``,
+    ``t`` unrolled (each block's body is then its own: see ``fft_conv_bands``)."""
+    blocks = int(sch.get(block).annotations.get(BLOCKS_ATTR, 1))
+    extent = _extent(sch, ln)
+    if blocks <= 1 or extent % blocks:
+        return None, ln
+    lt, ln = sch.split(ln, factors=[blocks, extent // blocks])
+    sch.unroll(lt)
+    return lt, ln
+
+
 def _schedule_pack(sch: Any, block: Any, row: Any, knobs: KnobSource) -> None:
     loops = _own_loops(sch, block, row)
     if len(loops) != 2:
         return
     lc, ln = loops
+    lt, ln = _pack_blocks(sch, block, ln)
+    head = [] if lt is None else [lt]
     lanes = _lanes(_extent(sch, ln), _width(sch, block, knobs))
     if lanes > 1:
         lno, lni = sch.split(ln, factors=[None, lanes])
-        sch.reorder(lno, lc, lni)
+        sch.reorder(*head, lno, lc, lni)
         sch.vectorize(lni)
     else:
-        sch.reorder(ln, lc)
+        sch.reorder(*head, ln, lc)
     sch.unroll(lc)
 
 
@@ -133,6 +151,8 @@ def _schedule_lanes(sch: Any, block: Any, row: Any, lanes: int, producers: list[
         sch.compute_at(producer, outer, preserve_unit_loops=True)
     for producer in producers:
         lane_stage(sch, producer, outer)
+        if kernel_tag(sch, producer) == PACK:  # its loops in the group: (f, c, lane)
+            _pack_blocks(sch, producer, _own_loops(sch, producer, outer)[0])
     return outer
 
 

@@ -32,7 +32,7 @@ graph "small" {
 groups = 2} loc("/conv")
   %reshape: f32[1, 2, 8, 1] = reshape(%conv) {shape = [1, 2, 8, 1]}
   %dft: f32[1, 2, 5, 2] = dft(%reshape) {axis = 2, length = 8, inverse = false, \
-onesided = true, norm = "backward"}
+onesided = true, norm = "backward", factors = []}
   output %dft as "spectrum"
   output %conv
 }

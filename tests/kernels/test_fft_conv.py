@@ -35,14 +35,14 @@ CASES = {
 }
 
 
-def _run(shape, n, out, stride, kshape, *, gate=False, runtime_spectrum=False):
+def _run(shape, n, out, stride, kshape, *, gate=False, runtime_spectrum=False, bands=()):
     rng = np.random.default_rng(0)
     kshape = kshape or (*shape[-2:-1], n // 2 + 1, 2)
     spec = rng.standard_normal(kshape).astype(np.float32)
     b = GraphBuilder("g")
     x = b.input("x", TensorType(shape, F32))
     k = b.input("k", TensorType(kshape, F32)) if runtime_spectrum else b.constant(spec, "k")
-    y = b.node1("fft_conv", [x, k], FFTConvAttrs(n, out, stride), name="fc")
+    y = b.node1("fft_conv", [x, k], FFTConvAttrs(n, out, stride, bands=bands), name="fc")
     oshape = (*shape[:-1], out)
     if gate:
         g = b.input("g", TensorType(oshape, F32))
@@ -53,7 +53,7 @@ def _run(shape, n, out, stride, kshape, *, gate=False, runtime_spectrum=False):
     assert any("fft_conv.out" in used for used in result.schedule.scheduled.values())
     xv = rng.standard_normal(shape).astype(np.float32)
     ref = fft_conv_reference(
-        xv.astype(np.float64), spec.astype(np.float64), FFTConvAttrs(n, out, stride)
+        xv.astype(np.float64), spec.astype(np.float64), FFTConvAttrs(n, out, stride, bands=bands)
     )
     args = [xv] + ([spec] if runtime_spectrum else [])
     if gate:
@@ -108,3 +108,26 @@ def test_bad_attributes_are_refused(xshape, kshape, attrs, message):
     k = b.input("k", TensorType(kshape, F32))
     with pytest.raises(IRError, match=message):
         b.node1("fft_conv", [x, k], attrs, name="fc")
+
+
+BANDED = {
+    # name: (x shape, n, out_length, stride, bands: the kept bins)
+    "lowpass-79%": ((2, 8, 1024), 2048, 1024, 1, ((0, 224),)),
+    "lowpass-50%-edge-off-blocks": ((2, 8, 1024), 2048, 1024, 1, ((0, 513),)),
+    "scattered": ((2, 8, 1024), 2048, 1024, 1, ((3, 100), (300, 700), (1000, 1025))),
+    "high-bin-only": ((2, 8, 64), 128, 64, 1, ((64, 65),)),
+    "smooth-360": ((4, 100), 360, 100, 1, ((0, 50), (120, 181))),  # h = 180: not 2^k
+    "strided": ((3, 50), 210, 20, 3, ((10, 40),)),
+    "bluestein-half-97": ((2, 4, 97), 194, 97, 1, ((0, 30), (60, 98))),
+}
+
+
+@pytest.mark.parametrize("rows", [1, 8])
+@pytest.mark.parametrize("case", sorted(BANDED))
+def test_fft_conv_with_bands_matches_float64(case, rows, monkeypatch):
+    """Frequency-sparse: only the bins of ``bands`` count (the random spectrum is nonzero
+    elsewhere, so a bin the kernel failed to drop gives an O(1) error), against the
+    float64 reference that drops the same bins; rows knob 1 and 8 (both pack schedules)."""
+    monkeypatch.setattr(fft_conv_schedule, "ROWS", replace(fft_conv_schedule.ROWS, default=rows))
+    shape, n, out, stride, bands = BANDED[case]
+    assert _run(shape, n, out, stride, None, bands=bands) <= 1e-5

@@ -75,7 +75,8 @@ graph "g" {
   input %u: f32[1, 4, 16]
   input %gate: f32[1, 4, 16]
   const %spectrum_1: f32[4, 17, 2] = dense<elided sha256="f6c5383546fe9181">
-  %fft_conv_2: f32[1, 4, 16] = fft_conv(%u, %spectrum_1) {length = 32, out_length = 16, stride = 1}
+  %fft_conv_2: f32[1, 4, 16] = fft_conv(%u, %spectrum_1) {length = 32, out_length = 16, \
+stride = 1, factors = [], bands = []}
   %mul_8: f32[1, 4, 16] = mul(%fft_conv_2, %gate)
   output %mul_8 as "y"
 }

@@ -16,11 +16,19 @@ from fftc.ir import Graph
 
 
 def lower_graph(
-    graph: Graph, knobs: Mapping[str, dict[str, int | str]] | None = None
+    graph: Graph,
+    knobs: Mapping[str, dict[str, int | str]] | None = None,
+    target_kind: str = "llvm",
+    compute_dtype: str = "float32",
 ) -> tuple[Any, LowerContext]:
-    """Build the Relax IRModule of ``graph``; returns it with the lowering context."""
+    """Build the Relax IRModule of ``graph``; returns it with the lowering context.
+
+    ``target_kind`` (``"llvm"``, ``"cuda"``) selects target-specific lowerings;
+    ``compute_dtype`` is ``--dtype`` (the matmul precision of fftc's CUDA kernels)."""
     bb = relax.BlockBuilder()
-    ctx = LowerContext(bb, {k: v.type for k, v in graph.values.items()}, dict(knobs or {}))
+    types = {k: v.type for k, v in graph.values.items()}
+    ctx = LowerContext(bb, types, dict(knobs or {}), target_kind=target_kind,
+                       compute_dtype=compute_dtype)  # fmt: skip
     params = [relax.Var(v.name, relax_type(v.type)) for v in graph.inputs]
     env: dict[str, Any] = {v.name: p for v, p in zip(graph.inputs, params, strict=True)}
     _refuse_empty_constant_reads(graph)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from fftc.codegen.lower.cuda_kernels import lower_fft_conv_cuda
 from fftc.codegen.lower.registry import Expr, LowerContext, accumulate_in_f32, lowers
 from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.ir import Node
@@ -71,7 +72,7 @@ def dft(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr
     assert isinstance(a, DFTAttrs)
     real = ctx.input_type(node, 0).shape[-1] == 1
     plan = plan_dft(a.length, inverse=a.inverse, onesided=a.onesided, real_input=real,
-                    norm=a.norm, knobs=ctx.node_knobs(node))  # fmt: skip
+                    norm=a.norm, knobs=ctx.node_knobs(node), factors=a.factors)  # fmt: skip
     ctx.notes.append(f"{node.label}: {plan.explain()}")
     y = emit_dft(
         ctx.bb,
@@ -82,6 +83,7 @@ def dft(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr
         onesided=a.onesided,
         norm=a.norm,
         knobs=ctx.node_knobs(node),
+        factors=a.factors,
     )
     return [y]
 
@@ -111,6 +113,8 @@ def pool(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Exp
 @lowers("fft_conv")
 @accumulate_in_f32
 def fft_conv(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    if ctx.target_kind == "cuda" and (monarch := lower_fft_conv_cuda(ctx, node, args)):
+        return monarch  # the tensor-core Monarch kernel (cuda_kernels.py), if the length fits
     from fftc.kernels.fft.plan import plan_complex
     from fftc.kernels.fft_conv import emit_fft_conv
 
@@ -120,13 +124,16 @@ def fft_conv(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list
     shape = ctx.input_type(node, 0).shape
     if len(shape) == 1:  # the kernel wants at least one row dimension
         x = ctx.emit(op.reshape(x, (1, shape[0])))
-    plan = plan_complex(a.length // 2, ctx.node_knobs(node))
+    plan = plan_complex(a.length // 2, ctx.node_knobs(node), a.factors)
     ctx.notes.append(
         f"{node.label}: fused FFT convolution n={a.length} (rfft/irfft through complex "
         f"{plan.describe()}), product and inverse in one kernel per row"
-    )
+        + (f"; products of {sum(hi - lo for lo, hi in a.bands)} of {a.length // 2 + 1} bins "
+           "(bands)" if a.bands else "")
+    )  # fmt: skip
     y = emit_fft_conv(ctx.bb, x, args[1], length=a.length, out_length=a.out_length,
-                      stride=a.stride, knobs=ctx.node_knobs(node))  # fmt: skip
+                      stride=a.stride, knobs=ctx.node_knobs(node), factors=a.factors,
+                      bands=a.bands)  # fmt: skip
     if len(shape) == 1:
         y = ctx.emit(op.reshape(y, (a.out_length,)))
     return [y]
@@ -141,14 +148,16 @@ def fft_conv2d(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> li
     a = node.attrs
     assert isinstance(a, FFTConv2DAttrs)
     knobs = ctx.node_knobs(node)
-    cols, rows = plan_complex(a.lengths[0], knobs), plan_complex(a.lengths[1] // 2, knobs)
+    col_factors, row_factors = a.factors if a.factors else ((), ())
+    cols = plan_complex(a.lengths[0], knobs, col_factors)
+    rows = plan_complex(a.lengths[1] // 2, knobs, row_factors)
     ctx.notes.append(
         f"{node.label}: fused 2-D FFT convolution {a.lengths[0]}x{a.lengths[1]} (columns "
         f"{cols.describe()}, rows real through complex {rows.describe()}), product and "
         "inverse in one kernel per image"
     )
     y = emit_fft_conv2d(ctx.bb, args[0], args[1], lengths=a.lengths, out_shape=a.out_shape,
-                        strides=a.strides, axis=a.axis, knobs=knobs)  # fmt: skip
+                        strides=a.strides, axis=a.axis, knobs=knobs, factors=a.factors)  # fmt: skip
     return [y]
 
 

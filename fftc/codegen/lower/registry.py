@@ -27,6 +27,13 @@ class LowerContext:
     types: Mapping[str, TensorType]
     knobs: dict[str, dict[str, int | str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: the TVM target kind the module is for (``"llvm"``, ``"cuda"``): CUDA variants
+    #: of some lowerings (``cuda_kernels.py``) apply only to ``"cuda"``
+    target_kind: str = "llvm"
+    #: ``--dtype`` (cuda): the precision of the matmuls in fftc's CUDA kernels
+    compute_dtype: str = "float32"
+    #: labels of the nodes lowered to the Monarch kernel (``cuda_kernels.py``)
+    monarch_ops: list[str] = field(default_factory=list)
 
     def emit(self, expr: Expr) -> Expr:
         return self.bb.emit(expr)
@@ -114,6 +121,7 @@ def _load() -> None:
         from fftc.codegen.lower import (  # noqa: F401  (registration)
             elementwise,
             kernels,
+            mixing,
             movement,
             reduce,
         )

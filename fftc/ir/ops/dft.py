@@ -14,10 +14,17 @@ inverse, onesided=True      complex, extent length//2+1        real (c=1), exten
 "ortho" (both by 1/sqrt(n)), "forward" (forward scaled by 1/n).  Zero padding
 and truncation to ``length`` are explicit ``pad``/``slice`` ops before a dft.
 STFT is expressed with framing ops plus a dft.
+
+``factors`` (set by the ``fft-to-monarch`` pass; ``()``: not planned, lowering
+chooses) are the radices of the core complex FFT, stage by stage: its length is
+``length``, or ``length // 2`` for a one-sided transform of even length (the real
+half-length trick).  Factors that multiply to more than that, at least
+``2 * core - 1``, are the radices of Bluestein's padded FFT.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +46,15 @@ class DFTAttrs(Attrs):
     inverse: bool = False
     onesided: bool = False
     norm: str = "backward"
+    factors: tuple[int, ...] = ()
+
+    @property
+    def core_lengths(self) -> tuple[int, ...]:
+        """The core FFT's possible lengths: ``length // 2`` first when the real
+        half-length trick applies, then ``length``."""
+        if self.onesided and self.length % 2 == 0:
+            return (self.length // 2, self.length)
+        return (self.length,)
 
     @property
     def input_extent(self) -> int:
@@ -51,6 +67,36 @@ class DFTAttrs(Attrs):
     @property
     def output_channels(self) -> int:
         return 1 if (self.inverse and self.onesided) else 2
+
+
+def core_for_factors(cores: Sequence[int], factors: Sequence[int]) -> int | None:
+    """The core length ``factors`` plan, from ``cores`` (the candidates, preferred
+    first): one they multiply to (mixed radix), else the first whose Bluestein
+    padding they can be (product ``>= 2 * core - 1``); None if neither."""
+    product = math.prod(factors)
+    for core in cores:
+        if product == core:
+            return core
+    for core in cores:
+        if product >= 2 * core - 1:
+            return core
+    return None
+
+
+def check_factors(op: str, factors: Sequence[int], cores: Sequence[int], what: str = "") -> None:
+    """Raise an :class:`IRError` naming ``op`` unless ``factors`` is ``()`` (not
+    planned) or radices of a core FFT of one of ``cores`` (see the module docstring)."""
+    if not factors:
+        return
+    where = f"{op}: factors{what} {list(factors)}"
+    if any(isinstance(f, bool) or not isinstance(f, int) or f < 2 for f in factors):
+        raise IRError(f"{where}: every factor must be an integer >= 2")
+    if core_for_factors(cores, factors) is None:
+        lengths = " or ".join(str(c) for c in cores)
+        raise IRError(
+            f"{where} multiply to {math.prod(factors)}, not the core FFT length {lengths} "
+            f"(nor >= {2 * min(cores) - 1} for Bluestein's padded FFT)"
+        )
 
 
 def _dft_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
@@ -66,6 +112,7 @@ def _dft_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
         raise IRError(f"dft: length must be >= 1, got {a.length}")
     if a.norm not in NORMS:
         raise IRError(f"dft: norm must be one of {NORMS}, got {a.norm!r}")
+    check_factors("dft", a.factors, a.core_lengths)
     if a.onesided and not a.inverse and x.shape[-1] != 1:
         raise IRError("dft: a one-sided forward transform (rfft) needs real input")
     if a.onesided and a.inverse and x.shape[-1] != 2:

@@ -13,7 +13,10 @@ with real FFTs of ``length`` points::
 ``x`` is real ``(..., L)`` with ``L <= length`` (zero padded to ``length``);
 ``spectrum`` is ``(..., length//2 + 1, 2)`` (re, im) and broadcasts against
 ``x.shape[:-1]`` (one spectrum per channel, or one for all); the inverse
-transform carries numpy's ``backward`` scale ``1/length``.  This is the whole
+transform carries numpy's ``backward`` scale ``1/length``.  ``bands`` (kept bin
+ranges ``[lo, hi)``, sorted and disjoint; empty: every bin) makes it
+frequency-sparse: ``K`` counts as zero outside them, and the kernel skips the
+work for those bins (``fftc.kernels.fft_conv_bands``).  This is the whole
 FFT convolution in one op: one fused kernel (forward FFT, product, inverse FFT
 and the elementwise epilogue) per row, so no spectrum ever goes to memory.
 """
@@ -27,6 +30,7 @@ import numpy as np
 
 from fftc.ir.graph import Attrs, IRError, NoAttrs
 from fftc.ir.ops.common import arr, broadcast_shapes, need, same_dtype
+from fftc.ir.ops.dft import check_factors
 from fftc.ir.ops.registry import OpDef, OpKind, register_op
 from fftc.ir.types import TensorType
 
@@ -77,6 +81,8 @@ class FFTConvAttrs(Attrs):
     length: int  # FFT points (even)
     out_length: int
     stride: int = 1
+    factors: tuple[int, ...] = ()  # radices of the core FFT (length // 2); () = not planned
+    bands: tuple[tuple[int, int], ...] = ()  # kept bin ranges [lo, hi); () = all (module doc)
 
 
 def _fft_conv_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorType]:
@@ -87,6 +93,8 @@ def _fft_conv_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorTyp
         raise IRError(f"fft_conv: input must be floating point, got {x.dtype.value}")
     if a.length < 2 or a.length % 2:
         raise IRError(f"fft_conv: length must be even and >= 2, got {a.length}")
+    check_factors("fft_conv", a.factors, (a.length // 2,))
+    _check_bands(a.bands, a.length // 2 + 1)
     if x.rank < 1 or x.shape[-1] > a.length:
         raise IRError(f"fft_conv: input {x} is longer than the FFT length {a.length}")
     half = a.length // 2 + 1
@@ -103,10 +111,32 @@ def _fft_conv_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorTyp
     return [x.with_shape((*x.shape[:-1], a.out_length))]
 
 
+def _check_bands(bands: tuple[tuple[int, int], ...], bins: int) -> None:
+    previous = 0
+    for lo, hi in bands:
+        if not (previous <= lo < hi <= bins):
+            raise IRError(
+                f"fft_conv: bands must be sorted, disjoint, non-empty [lo, hi) ranges within "
+                f"[0, {bins}), got {[list(b) for b in bands]}"
+            )
+        previous = hi
+
+
+def band_mask(bands: tuple[tuple[int, int], ...], bins: int) -> np.ndarray:
+    """1.0 for the kept bins of ``bands`` (all of them for no bands), 0.0 elsewhere."""
+    if not bands:
+        return np.ones(bins)
+    mask = np.zeros(bins)
+    for lo, hi in bands:
+        mask[lo:hi] = 1.0
+    return mask
+
+
 def fft_conv_reference(x: np.ndarray, spectrum: np.ndarray, a: FFTConvAttrs) -> np.ndarray:
-    """float64 NumPy FFTs, result in ``x``'s dtype."""
+    """float64 NumPy FFTs, result in ``x``'s dtype (bins outside ``bands`` dropped)."""
     xf = np.fft.rfft(x.astype(np.float64), n=a.length, axis=-1)
-    y = np.fft.irfft(xf * complex_of(spectrum), n=a.length, axis=-1)
+    kept = complex_of(spectrum) * band_mask(a.bands, a.length // 2 + 1)
+    y = np.fft.irfft(xf * kept, n=a.length, axis=-1)
     return y[..., : (a.out_length - 1) * a.stride + 1 : a.stride].astype(x.dtype)
 
 
@@ -134,6 +164,8 @@ class FFTConv2DAttrs(Attrs):
     out_shape: tuple[int, int]
     strides: tuple[int, int] = (1, 1)
     axis: int = -2  # the first of the two transformed axes (NCHW: -2; NHWC: -3)
+    #: per axis, radices of its core FFT (lengths[0], lengths[1] // 2); () = not planned
+    factors: tuple[tuple[int, ...], ...] = ()
 
 
 def fft2_axes(rank: int, a: FFTConv2DAttrs) -> tuple[int, int]:
@@ -154,6 +186,10 @@ def _fft_conv2d_infer(ts: Sequence[TensorType | None], a: Attrs) -> list[TensorT
     (nh, nw), (oh, ow) = a.lengths, a.out_shape
     if nh < 1 or nw < 2 or nw % 2:
         raise IRError(f"fft_conv2d: lengths must be >= 1 and even >= 2, got {a.lengths}")
+    if a.factors and len(a.factors) != 2:
+        raise IRError(f"fft_conv2d: factors must be one tuple per axis (2), got {a.factors}")
+    for i, (axis_factors, core) in enumerate(zip(a.factors, (nh, nw // 2), strict=False)):
+        check_factors("fft_conv2d", axis_factors, (core,), f" of axis {i}")
     if x.shape[first] > nh or x.shape[second] > nw:
         raise IRError(f"fft_conv2d: input {x} is larger than the FFT lengths {a.lengths}")
     spectral = list(x.shape)

@@ -21,7 +21,7 @@ NumPy-precomputed constants passed in as ``relax.const``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -81,6 +81,7 @@ def emit_dft(
     onesided: bool,
     norm: str = "backward",
     knobs: Mapping[str, KnobValue] | None = None,
+    factors: Sequence[int] = (),
 ) -> relax.Expr:
     """Emit the DFT of ``x`` along ``axis`` (ONNX ``DFT`` semantics) into ``bb``.
 
@@ -89,7 +90,8 @@ def emit_dft(
     for an inverse onesided transform).  Returns the result: complex
     (``c = 2``) with extent ``length`` (``length // 2 + 1`` for a forward
     onesided transform), or real with extent ``length`` for an inverse
-    onesided one (``numpy.fft.irfft``).
+    onesided one (``numpy.fft.irfft``).  ``factors``: the core FFT's radices (the
+    ``dft`` op's attribute; ``()``: :mod:`.plan` chooses from ``knobs``).
     """
     tensor_type = x.ty
     try:
@@ -105,6 +107,7 @@ def emit_dft(
         real_input=not layout.complex,
         norm=norm,
         knobs=knobs,
+        factors=factors,
     )
     tables = plan_tables(plan)
     names = list(tables)

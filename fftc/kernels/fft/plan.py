@@ -23,22 +23,33 @@ A real-input forward transform of even length with ``onesided`` (rfft), and
 its inverse (irfft), use the **half-length trick** (``fft.real_half``): one
 complex FFT of length ``n / 2`` plus an ``O(n)`` pre- or post-processing pass
 (:mod:`.realfft`).
+
+A plan can also be given its radices (``factors``: the ``fft-to-monarch`` pass
+chooses them per target and records them on the IR op, see
+:mod:`fftc.passes.fft_to_monarch`): they multiply to the core length (mixed
+radix, stages in the given order) or to Bluestein's padded length
+(``>= 2 * core - 1``), and for an rfft/irfft of even length they plan the
+half-length core when they fit it.  The knobs then only validate: the factors
+already are the choice they would make.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from fftc.ir.ops.dft import core_for_factors
 from fftc.schedules.base import Knob, KnobValue
 
 MAX_RADIX = Knob(
     "fft.max_radix",
-    (2, 4, 8, 16),
+    (2, 4, 8, 16, 32),
     4,
-    "largest radix of a Stockham stage (fewer passes over memory vs bigger butterflies)",
+    "largest radix of a Stockham stage (fewer passes over memory vs bigger butterflies; "
+    "fft-to-monarch's per-target default: 4 on CPUs, 32 on CUDA)",
     stage="compute",
 )
 MAX_PRIME = Knob(
@@ -206,8 +217,13 @@ class DFTPlan:
         return f"{self.kind} n={self.length} norm={self.norm}: {how}{self.core.describe()}"
 
 
-def plan_complex(n: int, knobs: Mapping[str, KnobValue] | None = None) -> CorePlan:
-    """The plan of a complex FFT of length ``n`` (see the module docstring)."""
+def plan_complex(
+    n: int, knobs: Mapping[str, KnobValue] | None = None, factors: Sequence[int] = ()
+) -> CorePlan:
+    """The plan of a complex FFT of length ``n`` (see the module docstring); with
+    ``factors``, the plan of exactly those radices."""
+    if factors:
+        return plan_from_factors(n, factors)
     max_radix = int(knob_value(knobs, MAX_RADIX))
     max_prime = int(knob_value(knobs, MAX_PRIME))
     if n == 1 or max(prime_factors(n)) <= max_prime:
@@ -220,6 +236,20 @@ def plan_complex(n: int, knobs: Mapping[str, KnobValue] | None = None) -> CorePl
     return BluesteinPlan(n, MixedRadixPlan(padded, pack_radices(padded, max_radix)))
 
 
+def plan_from_factors(n: int, factors: Sequence[int]) -> CorePlan:
+    """Mixed radix with stages ``factors`` when they multiply to ``n``, else
+    Bluestein around the FFT of their product (which must be ``>= 2n - 1``)."""
+    if any(f < 2 for f in factors) or core_for_factors((n,), factors) is None:
+        raise ValueError(
+            f"FFT of length {n}: factors {list(factors)} multiply to {math.prod(factors)}, "
+            f"neither {n} nor >= {2 * n - 1} (Bluestein), or hold a factor < 2"
+        )
+    radices = tuple(int(f) for f in factors)
+    if math.prod(radices) == n:
+        return MixedRadixPlan(n, radices)
+    return BluesteinPlan(n, MixedRadixPlan(math.prod(radices), radices))
+
+
 def plan_dft(
     length: int,
     *,
@@ -228,8 +258,10 @@ def plan_dft(
     real_input: bool = False,
     norm: str = "backward",
     knobs: Mapping[str, KnobValue] | None = None,
+    factors: Sequence[int] = (),
 ) -> DFTPlan:
-    """The plan for a DFT of ``length`` (``real_input``: the input has no imaginary part)."""
+    """The plan for a DFT of ``length`` (``real_input``: the input has no imaginary part);
+    ``factors``: the core's radices, chosen by ``fft-to-monarch`` (module docstring)."""
     if length < 1:
         raise ValueError(f"dft length must be positive, got {length}")
     if norm not in NORMS:
@@ -237,12 +269,14 @@ def plan_dft(
     knobs = dict(knobs or {})
     for knob in COMPUTE_KNOBS:  # reject a bad value even where this length ignores it
         knob_value(knobs, knob)
-    half = (
-        onesided
-        and length % 2 == 0
-        and (inverse or real_input)
-        and bool(knob_value(knobs, REAL_HALF))
-    )
+    can_halve = onesided and length % 2 == 0 and (inverse or real_input)
+    if factors:
+        core = core_for_factors((length // 2, length) if can_halve else (length,), factors)
+        if core is None:
+            raise ValueError(f"{length}-point dft: factors {list(factors)} fit no core FFT")
+        half = core != length
+    else:
+        half = can_halve and bool(knob_value(knobs, REAL_HALF))
     core_length = length // 2 if half else length
     return DFTPlan(
         length=length,
@@ -251,7 +285,7 @@ def plan_dft(
         real_input=real_input,
         norm=norm,
         method="real-half" if half else "complex",
-        core=plan_complex(core_length, knobs),
+        core=plan_complex(core_length, knobs, factors),
     )
 
 

@@ -35,7 +35,7 @@ sources with reversed or clamped loads are computed ahead by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from fftc.codegen.tvm_api import te, tirx
 from fftc.schedules.base import KERNEL_ATTR
@@ -155,14 +155,20 @@ def stockham_stage(
 
 
 def materialize(
-    source: Source, batch: Batch, length: int, dtype: str, name: str, tag: str = "fft"
+    source: Source,
+    batch: Batch,
+    length: int,
+    dtype: str,
+    name: str,
+    tag: str = "fft",
+    attrs: Mapping[str, object] | None = None,
 ) -> Source:
     """``source`` computed once into a planar ``(B, 2, N)`` tensor (block tag ``fft.pack``).
 
     The first stage reads its inputs through the source ``R`` times per
     butterfly; a source with reversed or clamped loads (the irfft
     pre-processing, the Hermitian extension) is cheaper as a separate
-    vectorised pass than inside the stage.
+    vectorised pass than inside the stage.  ``attrs``: more block annotations.
     """
 
     def body(b: PrimExpr, c: PrimExpr, n: PrimExpr) -> PrimExpr:
@@ -170,8 +176,8 @@ def materialize(
         value = scope.bind(source(b, n))
         return scope.wrap(tirx.Select(c == 0, part(value.re, dtype), part(value.im, dtype)))
 
-    attrs: dict[str, object] = {KERNEL_ATTR: f"{tag}.pack"}
-    return planar_source(_compute(batch, length, body, name, attrs))
+    annotations: dict[str, object] = {KERNEL_ATTR: f"{tag}.pack", **(attrs or {})}
+    return planar_source(_compute(batch, length, body, name, annotations))
 
 
 def stockham_fft(
