@@ -42,6 +42,7 @@ from fftc.errors import UsageError
 from fftc.ir import Graph, GraphBuilder, Node
 from fftc.ir.graph_utils import remove_dead
 from fftc.ir.ops.spectral import FFTConvAttrs, complex_of
+from fftc.kernels.fft_conv_bands import ranges_of
 from fftc.passes.base import PassContext
 
 log = logging.getLogger("fftc.passes")
@@ -109,13 +110,6 @@ def expected_error(spectrum: np.ndarray, kept: np.ndarray, a: FFTConvAttrs, size
     dropped = power(np.where(kept, 0.0, spectrum))
     ratio = np.divide(dropped, total, out=np.zeros_like(total), where=total > 0)
     return float(np.sqrt(ratio.max(initial=0.0)))
-
-
-def bands_of(kept: np.ndarray) -> tuple[tuple[int, int], ...]:
-    """The ``[lo, hi)`` runs of kept bins."""
-    padded = np.concatenate([[False], kept, [False]]).astype(np.int8)
-    edges = np.flatnonzero(np.diff(padded))
-    return tuple((int(lo), int(hi)) for lo, hi in zip(edges[::2], edges[1::2], strict=True))
 
 
 def _describe(bands: tuple[tuple[int, int], ...], bins: int) -> str:
@@ -198,7 +192,7 @@ class Sparsity:
         x = b.type_of(node.inputs[0] or "")
         error = expected_error(spectrum, kept, a, x.shape[-1])
         results.append(Dropped(dropped, detected, count, error))
-        bands = bands_of(kept)
+        bands = ranges_of(kept)
         what = _describe(bands, half + 1)
         if ratio == 0:
             choice = f"{dropped} of {count} frequency blocks zero (detected): skipped"
@@ -209,6 +203,9 @@ class Sparsity:
                 f"{detected} of them zero already; est. output error {error:.2g} (relative L2 "
                 f"for a white-noise input, worst channel); {what}"
             )
+        if ctx.options.get("target_kind") == "cuda":  # the Monarch kernel has no band skip:
+            bands = ()  # the zeros stay in the spectrum, the tensor-core path stays open
+            reason += "; cuda: zeroed in the spectrum, not skipped"
         ctx.decide(self.name, node.label, choice, reason)
         masked = np.where(kept[:, None], value, 0).astype(value.dtype)
         k = b.constant(masked, f"{node.name or 'fft_conv'}_spectrum")

@@ -32,7 +32,7 @@ Every application and every refusal on a candidate is a decision for
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -265,7 +265,7 @@ def _slice_rewrite(m: Match) -> Sequence[str]:
     assert isinstance(a, SliceAttrs)
     assert isinstance(ca, FFTConvAttrs)
     out = m.node.output.type.shape[-1]
-    attrs = FFTConvAttrs(ca.length, out, ca.stride * a.steps[-1])
+    attrs = replace(ca, out_length=out, stride=ca.stride * a.steps[-1])
     return [m.b.node1("fft_conv", list(conv.inputs), attrs, name=conv.name)]
 
 

@@ -110,6 +110,21 @@ def test_ir_snapshot_and_decision_for_a_detected_lowpass():
     assert "kept bins [0, 16) of 65" in decision.reason
 
 
+def test_cuda_keeps_the_zeros_in_the_spectrum_without_bands():
+    """The Monarch kernel has no band skip: on cuda the dropped bins are zeroed in the
+    constant but no bands are set (which would send the op off the tensor cores)."""
+    graph = conv_graph(lowpass_spectrum(2, 128, 16), (1, 2), 64, 128, 64)
+    ctx = PassContext({"target_kind": "cuda", "freq_sparsity": 0.9})
+    out = SPARSITY.run(graph, ctx)
+    (node,) = out.nodes
+    assert isinstance(node.attrs, FFTConvAttrs)
+    assert node.attrs.bands == ()
+    spectrum = out.const(node.inputs[1])
+    assert spectrum is not None
+    assert np.count_nonzero(np.abs(spectrum).sum(axis=(0, 2))) <= 8  # 57 of 64 blocks zeroed
+    assert "cuda: zeroed in the spectrum, not skipped" in ctx.decisions[0].reason
+
+
 def test_dense_and_runtime_spectra_are_left_alone():
     rng = np.random.default_rng(1)
     graph = conv_graph(rng.standard_normal((2, 65, 2)).astype(np.float32), (1, 2), 64, 128, 64)
