@@ -129,7 +129,9 @@ def compile(
     tick("import", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    ctx = PassContext(pass_options_for(opts.pass_options, spec), verify_each=opts.verify_each)
+    logged = _logged_pass_options(opts.tuning_log, spec)
+    pass_options = {**logged, **opts.pass_options}
+    ctx = PassContext(pass_options_for(pass_options, spec), verify_each=opts.verify_each)
     try:
         graph = run_pipeline(graph, ctx, on_stage=hook)
     except IRError as err:
@@ -177,6 +179,7 @@ def compile(
         *(str(d) for d in ctx.decisions),
         *(f"[lower] {note}" for note in result.notes),
         *(f"[fuse-blocks] {line}" for line in result.fusion),
+        *([f"[tune] compute knobs from the tuning log: {_knobs_text(logged)}"] if logged else []),
         *(
             f"[schedule] {fn}: {', '.join(sorted(set(used))) or 'no template'}"
             for fn, used in sorted(result.schedule.scheduled.items())
@@ -207,6 +210,19 @@ def pass_options_for(options: Mapping[str, Any] | None, spec: TargetSpec) -> dic
     """The graph passes' options: the user's, plus ``target_kind`` (``llvm``, ``cuda``)
     for the per-target cost models (fft-to-monarch's factorization)."""
     return {**(options or {}), "target_kind": spec.kind}
+
+
+def _logged_pass_options(path: str | os.PathLike[str] | None, spec: TargetSpec) -> dict[str, Any]:
+    """The compute knobs (graph pass options) ``fftc tune`` chose into the log at ``path``."""
+    if path is None:
+        return {}
+    from fftc.tune.log import TuningLog
+
+    return dict(TuningLog.open(path, spec).compute_options or {})
+
+
+def _knobs_text(options: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(options.items()))
 
 
 def _tuning_lookup(
@@ -311,7 +327,8 @@ def inspect_stage(
     graph = import_model(model, input_shapes, allow_nonfinite)
     try:
         hook("ir", graph)
-        ctx = PassContext(pass_options_for(pass_options, spec))
+        logged = _logged_pass_options(tuning_log, spec)
+        ctx = PassContext(pass_options_for({**logged, **(pass_options or {})}, spec))
         graph = run_pipeline(graph, ctx, on_stage=hook)
         from fftc.codegen.build import build
 

@@ -64,6 +64,12 @@ def register(sub: Any, formatter: Formatter) -> None:
         help="tuning log to write or continue (default: tuning_logs/<model>-<kind>-<cpu>)",
     )
     p.add_argument(
+        "--no-compute-search",
+        action="store_true",
+        help="skip the compute-knob step (the FFT factorization, fft_max_radix: the model "
+        "compiled and timed with each candidate first; a log keeps its choice)",
+    )
+    p.add_argument(
         "--trials",
         type=int,
         default=200,
@@ -148,6 +154,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     say = None if args.quiet else _say
     target = tvm_target(spec)
     options = compile_options(args)
+    tuning_log = None
+    if not args.list_tasks:
+        if args.log is None:
+            DEFAULT_ROOT.mkdir(exist_ok=True)
+        path = Path(args.log) if args.log else default_log_path(model, spec)
+        tuning_log = TuningLog.open_or_create(path, spec, model.stem)
+        options = _with_compute_knobs(args, model, spec, options, tuning_log, say)
     tasks = extract_tasks(
         model, spec, input_shapes(args), args.allow_nonfinite_weights, options.pass_options
     )
@@ -158,13 +171,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
         timing = default_timing(task, target)
         if timing is not None:
             defaults[task.key] = timing.ms
-    if args.list_tasks:
+    if tuning_log is None:
         print_tasks(tasks, defaults, target)
         return 0
-    if args.log is None:
-        DEFAULT_ROOT.mkdir(exist_ok=True)
-    path = Path(args.log) if args.log else default_log_path(model, spec)
-    tuning_log = TuningLog.open_or_create(path, spec, model.stem)
+    path = tuning_log.path
     if say:
         say(f"log {path} ({len(tuning_log.records())} records); up to {args.trials} trials")
     tune_options = TuneOptions(
@@ -195,10 +205,31 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_compute_knobs(
+    args: argparse.Namespace, model: Path, spec: Any, options: Any, tuning_log: Any, say: Any
+) -> Any:
+    """The compile options with the log's compute knobs: searched now when the log has
+    none yet (``fftc.tune.compute``), else the ones it recorded (a resumed run)."""
+    import dataclasses
+
+    from fftc.tune.compute import search_compute
+
+    if tuning_log.compute_options is None and not args.no_compute_search:
+        choice = search_compute(model, spec, options, input_shapes(args),
+                                args.allow_nonfinite_weights, say)  # fmt: skip
+        tuning_log.compute_options, tuning_log.compute_times = choice.options, choice.times
+        tuning_log.save()
+        if say and choice.times:
+            say(f"compute knobs: {choice.describe()}")
+    chosen = tuning_log.compute_options or {}
+    return dataclasses.replace(options, pass_options={**chosen, **options.pass_options})
+
+
 def knob_listing() -> str:
     """Every knob: the FFT's compute knobs (read by the kernel generator and the
-    fft-to-monarch pass, which records the factorization on the IR; ``fftc tune`` does not
-    search them yet), then the schedule templates' knobs (searched)."""
+    fft-to-monarch pass, which records the factorization on the IR; ``fftc tune``
+    searches ``fft.max_radix`` model-wide, ``fftc.tune.compute``), then the schedule
+    templates' knobs (searched per task)."""
     from fftc.kernels.fft import plan
     from fftc.schedules.base import Knob, all_templates
 
@@ -206,7 +237,10 @@ def knob_listing() -> str:
         choices = ", ".join(f"{c}*" if c == knob.default else str(c) for c in knob.choices)
         return f"  {knob.name:22s} {choices:24s} {knob.doc}"
 
-    lines = ["FFT compute knobs (the FFT's factorization; fftc tune does not search them yet):"]
+    lines = [
+        "FFT compute knobs (the FFT's factorization; fftc tune searches fft.max_radix over "
+        "the whole model, as the pass option fft_max_radix):"
+    ]
     lines += [line(k) for k in plan.COMPUTE_KNOBS]
     lines.append("schedule knobs (searched by fftc tune), by target and kernel:")
     for tmpl in sorted(all_templates(), key=lambda t: (t.target_kind, t.kernel)):

@@ -3,7 +3,8 @@
 ::
 
     tuning_logs/hyena_block-llvm-znver5/
-        fftc_log.json                  target key, versions, tasks kept at their default
+        fftc_log.json                  target key, versions, tasks kept at their default,
+                                       the compute knobs chosen (graph pass options)
         database_workload.json         MetaSchedule: one workload (task) per line
         database_tuning_record.json    MetaSchedule: one measured candidate per line
 
@@ -72,6 +73,11 @@ class TuningLog:
     #: workload key -> why the default schedule is kept for it (tuned one slower or wrong)
     keep_default: dict[str, str] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
+    #: the compute knobs chosen (graph pass options, ``fftc.tune.compute``); None: not
+    #: searched yet
+    compute_options: dict[str, Any] | None = None
+    #: what each compute candidate measured (ms), for the record
+    compute_times: dict[str, float | None] = field(default_factory=dict)
     _database: Any = None
 
     # -- opening ---------------------------------------------------------------------
@@ -110,7 +116,11 @@ class TuningLog:
             )
         keep = meta.get("keep_default", {})
         models = meta.get("models", [])
-        return cls(where, target, dict(keep), list(models))
+        compute = meta.get("compute_options")
+        if compute is not None and not isinstance(compute, dict):
+            raise UsageError(f"{meta_path}: compute_options must be an object, got {compute!r}")
+        times = meta.get("compute_times", {})
+        return cls(where, target, dict(keep), list(models), compute, dict(times))
 
     @classmethod
     def open_or_create(
@@ -141,6 +151,8 @@ class TuningLog:
             "tvm_version": tvm_version(),
             "models": self.models,
             "keep_default": self.keep_default,
+            "compute_options": self.compute_options,
+            "compute_times": self.compute_times,
         }
         tmp = self.path / f".{META}.tmp"
         tmp.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -112,9 +112,13 @@ def test_resume_never_remeasures(tiny_path: Path, tuned_log: Path, tmp_path: Pat
 
 
 def test_compile_applies_the_log_and_says_which(tiny_path: Path, tuned_log: Path, tmp_path: Path):
+    chosen = TuningLog.open(tuned_log, SPEC).compute_options  # the tune run searched them
+    assert chosen is not None
+    assert set(chosen) == {"fft_max_radix"}
     r = fftc_cli("inspect", str(tiny_path), "--explain", "--tuning-log", str(tuned_log))
     assert r.returncode == 0, r.stderr
     assert "[tune]" in r.stdout
+    assert f"compute knobs from the tuning log: fft_max_radix={chosen['fft_max_radix']}" in r.stdout
     out = tmp_path / "m.fftc"
     r = fftc_cli("compile", str(tiny_path), "-o", str(out), "--tuning-log", str(tuned_log))
     assert r.returncode == 0, r.stderr
