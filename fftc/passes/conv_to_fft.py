@@ -58,12 +58,15 @@ MODES = ("auto", "always", "never")
 #: kernel at 72x72 / 45x48 / 30x30: 0.9-1.1 ns; 3-D: the unfused chain)
 DIRECT_NS_PER_MAC = {1: 0.016, 2: 0.005, 3: 0.005}
 FFT_NS_PER_POINT = {1: 1.2, 2: 1.0, 3: 8.0}
-#: dense and grouped convolutions: fftc's direct kernel per multiply-add, the unfused
-#: FFT chain per point of each transformed channel (forward or inverse), and the
-#: per-frequency mixing per complex multiply-add (it streams the weight spectrum)
-DENSE_NS_PER_MAC = {1: 0.01, 2: 0.01, 3: 0.01}
-CHAIN_NS_PER_POINT = 9.0
-MIX_NS_PER_CMAC = 0.8
+#: dense and grouped convolutions (``python -m fftc.passes.conv_cost --dense``, quiet
+#: 2-core Zen 5): fftc's direct kernel per multiply-add (0.0041-0.0045 measured dense;
+#: grouped ones run smaller GEMMs: 0.0094 at 4 groups of 16), the unfused FFT chain per
+#: point of each transformed channel (forward or inverse), and the per-frequency mixing
+#: per complex multiply-add (it streams the weight spectrum)
+DENSE_NS_PER_MAC = {1: 0.0045, 2: 0.0045, 3: 0.0045}
+GROUPED_FACTOR = 2.1
+CHAIN_NS_PER_POINT = 5.0
+MIX_NS_PER_CMAC = 0.25
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,8 @@ def plan_fft_conv(x: TensorType, w: TensorType, a: ConvAttrs) -> FFTConvPlan:
     bins = math.prod(lengths[:-1]) * (lengths[-1] // 2 + 1)
     transforms = batch * (x.shape[1] + c_out) * math.prod(lengths) * CHAIN_NS_PER_POINT
     mix = batch * c_out * w.shape[1] * bins * MIX_NS_PER_CMAC
-    direct = macs * DENSE_NS_PER_MAC[rank] * 1e-6
+    per_mac = DENSE_NS_PER_MAC[rank] * (1.0 if a.groups == 1 else GROUPED_FACTOR)
+    direct = macs * per_mac * 1e-6
     return FFTConvPlan(padded, lengths, out, float(direct), float((transforms + mix) * 1e-6), True)
 
 
