@@ -24,7 +24,13 @@ examples:
   fftc tune model.onnx --trials 512 --time-budget 1800 --log tuning_logs/model-llvm
   fftc tune model.onnx --trials 100                 # again: continues, never re-measures
   fftc tune model.onnx --rpc-tracker 127.0.0.1:9190 --rpc-key cpu   # measure on RPC servers
+  fftc tune model.onnx --no-compute-search        # keep the default FFT factorization
+  fftc tune model.onnx --fft-max-radix 2 --log tuning_logs/m-r2     # fix it (no compute step)
   fftc compile model.onnx -o model.fftc --tuning-log tuning_logs/model-llvm-<cpu>
+
+compute knobs first: the model is compiled with each FFT factorization candidate
+(fft_max_radix) and the fastest is kept in the log, which 'fftc compile --tuning-log'
+applies with the schedules.
 
 tasks: each fused function of the model (after the 'fused' stage), deduplicated by
 workload and weighted by its calls.  Kernel tasks (FFT, convolution) are searched over

@@ -66,7 +66,8 @@ def test_help_documents_every_option():
     assert r.returncode == 0
     for option in ("--list-tasks", "--log", "--trials", "--trials-per-batch", "--time-budget",
                    "--rpc-tracker", "--rpc-key", "--builders", "--cost-model", "--seed",
-                   "--target", "--input-shape", "examples:"):  # fmt: skip
+                   "--target", "--input-shape", "--no-compute-search", "--fft-max-radix",
+                   "examples:"):  # fmt: skip
         assert option in r.stdout, option
 
 
