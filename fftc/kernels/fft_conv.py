@@ -127,12 +127,9 @@ def _build(
                      nonzero if nonzero < half else None)  # fmt: skip
     spectrum_of = rfft_result(fwd, half, tables["rfft"])
     scale = tirx.const(1.0 / length, dtype)
-    kdims = kshape[:-2]
-    offset = len(rows_shape) - len(kdims)
 
     def product(b: PrimExpr, k: PrimExpr) -> Cx:
-        idx = row_index(b)
-        kidx = tuple(0 if d == 1 else idx[offset + i] for i, d in enumerate(kdims))
+        kidx = spectrum_rows(row_index(b), kshape[:-2])
         value = cmul(spectrum_of(b, k), Cx(spec[(*kidx, k, 0)], spec[(*kidx, k, 1)]))
         assert value.re is not None
         assert value.im is not None
@@ -156,6 +153,13 @@ def _build(
 
     attrs = {KERNEL_ATTR: OUT_TAG, STRIDE_ATTR: stride}
     return te.compute((*rows_shape, out_length), body, name="fft_conv_out", attrs=attrs)
+
+
+def spectrum_rows(idx: Sequence[PrimExpr], kdims: Sequence[int]) -> tuple[PrimExpr, ...]:
+    """The spectrum's index for row ``idx`` of ``x``: its batch dims ``kdims`` align with
+    the row's trailing ones and broadcast where 1 (one spectrum per channel, or for all)."""
+    offset = len(idx) - len(kdims)
+    return tuple(0 if d == 1 else idx[offset + i] for i, d in enumerate(kdims))
 
 
 def complex_product(a: te.Tensor, b: te.Tensor) -> te.Tensor:

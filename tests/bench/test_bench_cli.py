@@ -20,12 +20,12 @@ QUICK_CASES = ["longconv L=32", "longconv L=48", "dwconv2d 5x5 C=4 10x10", "gfne
                "fnet 16x24"]  # fmt: skip
 
 
-def bench(*args: str) -> subprocess.CompletedProcess[str]:
+def bench(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fftc", "bench", *args],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=timeout,
         check=False,
     )
 

@@ -5,8 +5,6 @@ fftc for llvm), the errors without a GPU, and one real run on a GPU (skipped her
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,22 +25,13 @@ from fftc.bench.suites import SUITES, Case, select_cases
 from fftc.bench.timing import Settings, Timing
 from fftc.cli.main import main
 from fftc.errors import UsageError
+from tests.bench.test_bench_cli import bench
 from tests.conftest import _has_gpu
 
 H100 = GpuInfo("NVIDIA H100 80GB HBM3", "sm_90", 79.1, Bandwidth(3.35e12, "H100 SXM nominal"))
 GPU_SETTINGS = Settings(
     threads=1, target="cuda:sm_90", rtol_from_dtype=True, implementations=("fftc", "torch")
 )
-
-
-def bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fftc", "bench", *args],
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
 
 
 def _case(length: int, dtype: str) -> Case:
@@ -343,7 +332,7 @@ def test_gpu_usage_errors(
 )
 def test_without_a_gpu_fails_fast(args: list[str]) -> None:
     t0 = time.perf_counter()
-    r = bench(*args)
+    r = bench(*args, timeout=1200)
     assert r.returncode == 2
     assert r.stdout == ""
     assert r.stderr.startswith(
@@ -364,7 +353,7 @@ def test_without_a_gpu_fails_fast(args: list[str]) -> None:
 def test_quick_run_on_the_gpu(tmp_path: Path) -> None:
     out = tmp_path / "gpu.json"
     r = bench("--target", "cuda", "--sizes", "1024", "--quick", "--cache-dir",
-              str(tmp_path / "cache"), "--json", str(out))  # fmt: skip
+              str(tmp_path / "cache"), "--json", str(out), timeout=1200)  # fmt: skip
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert lines[0].split()[:3] == ["case", "fftc", "ms"]

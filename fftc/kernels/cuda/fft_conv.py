@@ -32,7 +32,7 @@ from fftc.schedules.base import KERNEL_ATTR
 
 from ..fft import with_op_pattern
 from ..fft.layout import ravel, unravel
-from ..fft_conv import OUT_EWISE_FUSABLE
+from ..fft_conv import OUT_EWISE_FUSABLE, spectrum_rows
 from .monarch import STAGE_TAG, TABLE_NAMES, MonarchPlan, monarch_stages, table_arrays
 
 
@@ -88,12 +88,8 @@ def monarch_fft_conv_compute(
             value = tirx.Select(i < size, value, tirx.const(0.0, data.dtype))
         return value.astype(dtype)
 
-    kdims = kshape[:-2]
-    offset = len(rows_shape) - len(kdims)
-
     def spectrum_at(r: Any, k1: Any, k2: Any) -> tuple[Any, Any]:
-        idx = row_index(r)
-        kidx = tuple(0 if d == 1 else idx[offset + i] for i, d in enumerate(kdims))
+        kidx = spectrum_rows(row_index(r), kshape[:-2])
         k = k1 + n1 * k2
         bin_ = tirx.min(k, n - k)  # k > N/2: the conjugate of bin N - k
         re = spec[(*kidx, bin_, 0)].astype("float32")
