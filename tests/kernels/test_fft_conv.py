@@ -31,6 +31,7 @@ CASES = {
     "smooth-360": ((4, 100), 360, 100, 1, None),
     "strided": ((3, 50), 210, 20, 3, None),
     "broadcast-spectrum": ((2, 8, 100), 256, 60, 1, (1, 129, 2)),
+    "channel-spectrum": ((2, 8, 100), 256, 100, 1, (8, 129, 2)),
     "one-row-vector": ((40,), 96, 40, 1, (49, 2)),
 }
 
@@ -86,6 +87,25 @@ def test_fft_conv_matches_float64(case, rows, monkeypatch):
 def test_fused_gate_epilogue(shape, n, out):
     """An elementwise consumer fuses into the output block (small rows once broke TVM's CSE)."""
     assert _run(shape, n, out, 1, None, gate=True) <= 1e-5
+
+
+def test_constant_spectrum_is_stored_lane_interleaved():
+    """Row ``r``'s bin ``k`` of a constant spectrum lands at ``[r // V, k, :, r % V]``, so
+    the product loads ``V`` rows' bin as one vector; a spectrum for all rows, or a row
+    count ``V`` does not divide, keeps its layout."""
+    from fftc.codegen.tvm_api import relax
+    from fftc.kernels.fft_conv import lane_spectrum
+
+    spec = np.arange(16 * 5 * 2, dtype=np.float32).reshape(2, 8, 5, 2)
+    out = lane_spectrum(relax.const(spec), spec.shape, 4)
+    assert out is not None
+    values = out.value.numpy()
+    assert values.shape == (4, 5, 2, 4)
+    rows = spec.reshape(16, 5, 2)
+    for r in (0, 3, 5, 15):
+        np.testing.assert_array_equal(values[r // 4, :, :, r % 4], rows[r])
+    assert lane_spectrum(relax.const(spec[:1, :1]), (1, 1, 5, 2), 4) is None
+    assert lane_spectrum(relax.const(spec[:, :3]), (2, 3, 5, 2), 4) is None
 
 
 def test_spectrum_computed_at_run_time():

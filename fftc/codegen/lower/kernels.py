@@ -133,10 +133,18 @@ def fft_conv(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list
     )  # fmt: skip
     y = emit_fft_conv(ctx.bb, x, args[1], length=a.length, out_length=a.out_length,
                       stride=a.stride, knobs=ctx.node_knobs(node), factors=a.factors,
-                      bands=a.bands)  # fmt: skip
+                      bands=a.bands, lanes=_row_lanes(ctx))  # fmt: skip
     if len(shape) == 1:
         y = ctx.emit(op.reshape(y, (a.out_length,)))
     return [y]
+
+
+def _row_lanes(ctx: LowerContext) -> int:
+    """The rows the CPU template computes together by default (a constant spectrum is
+    stored interleaved to match); other targets keep the plain layout."""
+    from fftc.schedules.cpu.fft_conv import ROWS
+
+    return int(ROWS.default) if ctx.target_kind == "llvm" else 1
 
 
 @lowers("fft_conv2d")
