@@ -1,6 +1,6 @@
 """spectral-fusion: spectral mixing written with DFT ops becomes fused spectral ops.
 
-Six small rules, applied until nothing changes (the two-axis ones live in
+Seven small rules, applied until nothing changes (the two-axis ones live in
 ``spectral_fusion_2d``, the shared matching helpers in ``spectral_common``):
 
 1. ``complex product => cmul``: the four-multiply form exporters emit for a
@@ -23,7 +23,9 @@ Six small rules, applied until nothing changes (the two-axis ones live in
    absorbed as the kernel's ``out_length`` and ``stride`` (the causal
    convolution keeps the first half);
 6. ``complex einsum => freq_mix``: channel mixing per frequency written as four
-   real einsums (FNO's spectral convolution; ``spectral_mixing``).
+   real einsums (FNO's spectral convolution; ``spectral_mixing``);
+7. ``fft_conv(u, K) + D*u => fft_conv(u, K + D)``: the skip term of Hyena/H3
+   folded into a constant spectrum (``spectral_residual``).
 
 Every application and every refusal on a candidate is a decision for
 ``fftc inspect --explain``.
@@ -50,6 +52,7 @@ from fftc.passes.spectral_common import (
 )
 from fftc.passes.spectral_fusion_2d import FFT_CONV2D, REAL_FFT2
 from fftc.passes.spectral_mixing import COMPLEX_EINSUM
+from fftc.passes.spectral_residual import RESIDUAL_FFT_CONV
 
 # --- 1. complex product -------------------------------------------------------
 
@@ -277,7 +280,7 @@ SLICE_FFT_CONV = RewriteRule(
 SPECTRAL_FUSION = RewritePass(
     "spectral-fusion",
     "DFT-written spectral mixing (rfft, complex product, irfft) becomes fused fft_conv ops",
-    (CMUL, FFT_CONV, FFT_CONV2D, REAL_FFT2, SLICE_FFT_CONV, COMPLEX_EINSUM),
+    (CMUL, FFT_CONV, FFT_CONV2D, REAL_FFT2, SLICE_FFT_CONV, RESIDUAL_FFT_CONV, COMPLEX_EINSUM),
     requires=frozenset({"imported"}),
     ensures=frozenset({"spectral-fused"}),
 )

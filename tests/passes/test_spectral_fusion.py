@@ -28,8 +28,9 @@ def _part(b, t, k, shape):
 
 
 def hyena_pattern(rows=(1, 4), length=16, n=32, *, swap=False, runtime=False,
-                  norms=("backward", "backward"), inverse_length=None):  # fmt: skip
-    """The graph PyTorch's exporter emits for irfft(rfft(u, n) * K, n)[..., :L] * gate."""
+                  norms=("backward", "backward"), inverse_length=None, skip=None):  # fmt: skip
+    """The graph PyTorch's exporter emits for irfft(rfft(u, n) * K, n)[..., :L] * gate
+    (``skip``: the shape of a constant ``D``; then ``(y + D * u) * gate``, as in Hyena)."""
     rng = np.random.default_rng(0)
     b = GraphBuilder("g")
     u = b.input("u", TensorType((*rows, length), F32))
@@ -61,6 +62,10 @@ def hyena_pattern(rows=(1, 4), length=16, n=32, *, swap=False, runtime=False,
     inv = b.node1("dft", [prod], DFTAttrs(r, n_inv, inverse=True, onesided=True, norm=norms[1]))
     y = b.node1("reshape", [inv], ReshapeAttrs((*rows, n_inv)))
     y = b.node1("slice", [y], SliceAttrs((0,) * (r + 1), (*rows, length), (1,) * (r + 1)))
+    if skip is not None:
+        d = b.constant(rng.standard_normal(skip).astype(np.float32), "D")
+        du = mul(u, d)
+        y = b.node1("add", [du, y] if swap else [y, du])
     y = b.node1("mul", [y, gate])
     return b.build([y], ["y"])
 
