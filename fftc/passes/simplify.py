@@ -1,5 +1,6 @@
 """Algebraic clean-ups that later pattern passes rely on: no identity reshapes,
-transposes, casts or slices, no reshape/transpose chains, no x*1 or x+0."""
+transposes, casts or slices, no reshape/transpose chains, no x*1 or x+0, no
+slice of a convolution's outputs (``conv_slice``: smaller pads instead)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from fftc.ir.ops.elementwise import CastAttrs
 from fftc.ir.ops.movement import ReshapeAttrs, SliceAttrs, TransposeAttrs
+from fftc.passes.conv_slice import SLICE_CONV
 from fftc.passes.rewrite import Match, RewritePass, RewriteRule
 
 
@@ -131,7 +133,8 @@ NEUTRAL = RewriteRule(
 
 SIMPLIFY = RewritePass(
     "simplify",
-    "Remove identity data movement and neutral arithmetic; merge reshape/transpose/cast chains.",
-    (IDENTITY, RESHAPE_CHAIN, TRANSPOSE_CHAIN, CAST_CHAIN, NEUTRAL),
+    "Remove identity data movement and neutral arithmetic; merge reshape/transpose/cast "
+    "chains; fold a slice of a convolution's outputs into its pads.",
+    (IDENTITY, RESHAPE_CHAIN, TRANSPOSE_CHAIN, CAST_CHAIN, NEUTRAL, SLICE_CONV),
     requires=frozenset({"imported"}),
 )
