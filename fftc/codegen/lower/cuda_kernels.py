@@ -3,8 +3,10 @@
 ``fft_conv`` (``kernels.py``) asks :func:`lower_fft_conv_cuda` first when the
 target is CUDA.  It lowers the op to the Monarch FFT convolution
 (``fftc.kernels.cuda.fft_conv``: DFT matmuls on tensor cores in the ``--dtype``
-precision, fp32 on CUDA cores) when the length fits the kernel, and otherwise
-returns None with a note saying why, and the generic FFT kernel is used.
+precision, fp32 on CUDA cores) when the length fits the kernel (N = n1 x n2 up
+to 4096; longer ones with an outer DFT stage, N = n0 x n1 x n2 up to 262144:
+``fftc.kernels.cuda.outer``), and otherwise returns None with a note saying
+why, and the generic FFT kernel is used.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ _ENGINES = {
 
 def monarch_refusal(node: Node, input_dtype: str, compute_dtype: str) -> str | None:
     """Why ``node`` (an ``fft_conv``) cannot use the Monarch kernel, or None."""
-    from fftc.kernels.cuda.monarch import DTYPES, monarch_factors, tensor_core_refusal
+    from fftc.kernels.cuda.monarch import DTYPES
+    from fftc.kernels.cuda.outer import fft_conv_plan
 
     a = node.attrs
     assert isinstance(a, FFTConvAttrs)
@@ -37,10 +40,10 @@ def monarch_refusal(node: Node, input_dtype: str, compute_dtype: str) -> str | N
     if compute_dtype not in DTYPES:
         return f"compute dtype {compute_dtype}"
     try:
-        plan = monarch_factors(a.length)
+        fft_conv_plan(a.length, compute_dtype)
     except UsageError as err:
         return str(err)
-    return tensor_core_refusal(plan, compute_dtype)
+    return None
 
 
 def lower_fft_conv_cuda(
@@ -48,7 +51,7 @@ def lower_fft_conv_cuda(
 ) -> list[Expr] | None:
     """``fft_conv`` on the Monarch kernel, or None (with a note) when it does not fit."""
     from fftc.kernels.cuda.fft_conv import emit_monarch_fft_conv
-    from fftc.kernels.cuda.monarch import monarch_factors
+    from fftc.kernels.cuda.outer import fft_conv_plan
 
     a = node.attrs
     assert isinstance(a, FFTConvAttrs)
@@ -62,7 +65,7 @@ def lower_fft_conv_cuda(
     if why is not None:
         ctx.notes.append(f"{node.label}: not on the tensor-core Monarch kernel: {why}")
         return None
-    plan = monarch_factors(a.length)
+    plan = fft_conv_plan(a.length, ctx.compute_dtype)
     y = emit_monarch_fft_conv(ctx.bb, x, spectrum, plan=plan, out_length=a.out_length,
                               stride=a.stride, dtype=ctx.compute_dtype)  # fmt: skip
     ctx.monarch_ops.append(node.label)
@@ -71,6 +74,6 @@ def lower_fft_conv_cuda(
     ctx.notes.append(
         f"{node.label}: Monarch FFT convolution {plan.describe()}, DFT matmuls in "
         f"{_ENGINES[ctx.compute_dtype]}; {padded}full spectrum from the one-sided one by "
-        f"Hermitian symmetry; 9 stages (one CUDA kernel each)"
+        f"Hermitian symmetry; {plan.stage_count} stages (one CUDA kernel each)"
     )
     return [y]

@@ -19,7 +19,10 @@ convolution of length ``N`` per row, here with
 
 One PrimFunc per op, nine stages tagged ``monarch.matmul`` / ``monarch.stage``
 (``schedules/cuda/monarch.py`` gives them the WMMA and thread schedules); the
-DFT matrices and twiddles are Relax constants in the compute dtype.
+DFT matrices and twiddles are Relax constants in the compute dtype.  N > 4096
+(an :class:`~.outer.OuterPlan`) adds the outer DFT stage of :mod:`.outer`
+around the same inner stages: thirteen stages, the spectrum read at bin
+``k0 + n0*(k1 + n1*k2)``.
 """
 
 from __future__ import annotations
@@ -27,13 +30,16 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.schedules.base import KERNEL_ATTR
 
 from ..fft import with_op_pattern
 from ..fft.layout import ravel, unravel
 from ..fft_conv import OUT_EWISE_FUSABLE, spectrum_rows
-from .monarch import STAGE_TAG, TABLE_NAMES, MonarchPlan, monarch_stages, table_arrays
+from .monarch import STAGE_TAG, MonarchPlan, monarch_stages, table_arrays
+from .outer import BinAt, OuterPlan, PointAt, SignalLoad, outer_stages, outer_table_arrays
 
 
 def emit_monarch_fft_conv(
@@ -41,7 +47,7 @@ def emit_monarch_fft_conv(
     x: relax.Expr,
     spectrum: relax.Expr,
     *,
-    plan: MonarchPlan,
+    plan: MonarchPlan | OuterPlan,
     out_length: int,
     stride: int,
     dtype: str,
@@ -50,11 +56,11 @@ def emit_monarch_fft_conv(
     into ``bb`` (``x`` and ``spectrum`` float32; the result is float32)."""
     xshape = tuple(int(d) for d in x.ty.shape)
     kshape = tuple(int(d) for d in spectrum.ty.shape)
-    arrays = table_arrays(plan, dtype)
-    consts = [relax.const(arrays[name], str(arrays[name].dtype)) for name in TABLE_NAMES]
+    arrays = plan_tables(plan, dtype)
+    consts = [relax.const(array, str(array.dtype)) for array in arrays.values()]
 
     def kernel(data: te.Tensor, spec: te.Tensor, *tables: te.Tensor) -> te.Tensor:
-        named = dict(zip(TABLE_NAMES, tables, strict=True))
+        named = dict(zip(arrays, tables, strict=True))
         return monarch_fft_conv_compute(data, spec, named, xshape, kshape, plan, out_length,
                                         stride, dtype)  # fmt: skip
 
@@ -68,7 +74,7 @@ def monarch_fft_conv_compute(
     tables: dict[str, te.Tensor],
     xshape: tuple[int, ...],
     kshape: tuple[int, ...],
-    plan: MonarchPlan,
+    plan: MonarchPlan | OuterPlan,
     out_length: int,
     stride: int,
     dtype: str,
@@ -77,7 +83,6 @@ def monarch_fft_conv_compute(
     rows_shape = xshape[:-1]
     rows = math.prod(rows_shape)
     size, n, half = xshape[-1], plan.n, plan.n // 2
-    n1, n2 = plan.n1, plan.n2
 
     def row_index(r: Any) -> tuple[Any, ...]:
         return tuple(unravel(r, rows_shape)) if rows_shape else ()
@@ -88,20 +93,46 @@ def monarch_fft_conv_compute(
             value = tirx.Select(i < size, value, tirx.const(0.0, data.dtype))
         return value.astype(dtype)
 
-    def spectrum_at(r: Any, k1: Any, k2: Any) -> tuple[Any, Any]:
+    def bin_at(r: Any, k: Any) -> tuple[Any, Any]:
         kidx = spectrum_rows(row_index(r), kshape[:-2])
-        k = k1 + n1 * k2
         bin_ = tirx.min(k, n - k)  # k > N/2: the conjugate of bin N - k
         re = spec[(*kidx, bin_, 0)].astype("float32")
         im = spec[(*kidx, bin_, 1)].astype("float32")
         return re, tirx.Select(k > half, -im, im)
 
-    y = monarch_stages(load, spectrum_at, tables, rows, plan, dtype)
+    point_at = conv_stages(load, bin_at, tables, rows, plan, dtype)
 
     def body(*index: Any) -> Any:
         r = index[0] if len(rows_shape) == 1 else ravel(index[:-1], rows_shape)
-        t = index[-1] * stride
-        return y[r, t // n2, t % n2].astype(data.dtype)
+        return point_at(r, index[-1] * stride).astype(data.dtype)
 
     attrs = {KERNEL_ATTR: STAGE_TAG}
     return te.compute((*rows_shape, out_length), body, name="monarch_out", attrs=attrs)
+
+
+def plan_tables(plan: MonarchPlan | OuterPlan, dtype: str) -> dict[str, np.ndarray]:
+    """The plan's constant tables by name, in the kernel's argument order."""
+    if isinstance(plan, OuterPlan):
+        return outer_table_arrays(plan, dtype)
+    return table_arrays(plan, dtype)
+
+
+def conv_stages(
+    load: SignalLoad,
+    bin_at: BinAt,
+    tables: dict[str, te.Tensor],
+    rows: int,
+    plan: MonarchPlan | OuterPlan,
+    dtype: str,
+) -> PointAt:
+    """The plan's stages (nine, or thirteen with the outer stage) up to the circular
+    convolution; returns the reader of its point ``i`` of row ``r`` (float32)."""
+    if isinstance(plan, OuterPlan):
+        return outer_stages(load, bin_at, tables, rows, plan, dtype)
+    n1, n2 = plan.n1, plan.n2
+
+    def spectrum_at(r: Any, k1: Any, k2: Any) -> tuple[Any, Any]:
+        return bin_at(r, k1 + n1 * k2)
+
+    y = monarch_stages(load, spectrum_at, tables, rows, plan, dtype)
+    return lambda r, i: y[r, i // n2, i % n2]

@@ -73,6 +73,9 @@ class MonarchPlan:
     n1: int
     n2: int
 
+    #: kernels of one convolution: four DFT matmuls and five elementwise stages
+    stage_count = 9
+
     def describe(self) -> str:
         return f"N={self.n} = {self.n1} x {self.n2} (two DFT-matmul stages per direction)"
 
@@ -87,8 +90,8 @@ def monarch_factors(n: int) -> MonarchPlan:
     if n > MAX_N:
         raise UsageError(
             f"Monarch FFT length {n}: this kernel handles N <= {MAX_N} (one row's "
-            "operands in a thread block's shared memory); longer lengths need an outer "
-            "FFT stage around it, which fftc does not have yet"
+            "operands in a thread block's shared memory); longer lengths take the outer "
+            "DFT stage around it (fftc.kernels.cuda.outer, used by fft_conv)"
         )
     best: tuple[int, int] | None = None
     for n1 in range(TILE, n // TILE + 1, TILE):
@@ -125,21 +128,34 @@ def tensor_core_refusal(plan: MonarchPlan, dtype: str) -> str | None:
     tile (fp32 matmuls run on CUDA cores: no limit)."""
     if dtype == "float32":
         return None
-    size = 2  # bytes of an fp16/bf16 operand
-    for name, (m, k, n) in matmul_shapes(plan).items():
-        shared = (m * k + k * n) * size
-        warps = (m // TILE) * (n // TILE)
-        over = []
-        if shared > SHARED_BYTES_LIMIT:
-            over.append(f"{shared} bytes of shared memory (limit {SHARED_BYTES_LIMIT})")
-        if warps > MAX_WARPS:
-            over.append(f"{warps} warps (limit {MAX_WARPS})")
+    for name, shape in matmul_shapes(plan).items():
+        over = tile_limits(shape)
         if over:
             return (
                 f"Monarch FFT length {plan.n} ({plan.n1} x {plan.n2}): its matmul stage "
                 f"{name} would need {' and '.join(over)} per thread block"
             )
     return None
+
+
+def shared_bytes(shape: tuple[int, int, int]) -> int:
+    """Shared memory of one thread block of an ``(m, k, n)`` fp16/bf16 matmul stage:
+    both operands of its row (2 bytes each)."""
+    m, k, n = shape
+    return (m * k + k * n) * 2
+
+
+def tile_limits(shape: tuple[int, int, int]) -> list[str]:
+    """What an ``(m, k, n)`` fp16/bf16 matmul stage exceeds of the WMMA schedule's
+    limits per thread block (empty when it fits)."""
+    m, _, n = shape
+    shared, warps = shared_bytes(shape), (m // TILE) * (n // TILE)
+    over = []
+    if shared > SHARED_BYTES_LIMIT:
+        over.append(f"{shared} bytes of shared memory (limit {SHARED_BYTES_LIMIT})")
+    if warps > MAX_WARPS:
+        over.append(f"{warps} warps (limit {MAX_WARPS})")
+    return over
 
 
 # -- the constant tables ----------------------------------------------------------------------
@@ -336,7 +352,7 @@ def monarch_stages(
     n1, n2 = plan.n1, plan.n2
     x1 = te.compute((rows, n1, n2), lambda r, a, b: load(r, a * n2 + b), name="x1", attrs=_STAGE)
     c2 = _forward_stages(x1, tables["f1"], tables["g2"], tables["twiddle"], rows, plan, dtype)
-    p = _spectrum_product(c2, spectrum_at, rows, plan, dtype)
+    p = spectrum_product(c2, spectrum_at, rows, plan, dtype)
     return _inverse_stages(p, tables["h2"], tables["l4"], tables["twiddle"], rows, plan, dtype)
 
 
@@ -346,17 +362,11 @@ def _re_or_im(part: Any, re: Any, im: Any) -> Any:
 
 
 def _forward_stages(
-    x1: te.Tensor,
-    f1: te.Tensor,
-    g2: te.Tensor,
-    tw: te.Tensor,
-    rows: int,
-    plan: MonarchPlan,
+    x1: te.Tensor, f1: te.Tensor, g2: te.Tensor, tw: te.Tensor, rows: int, plan: MonarchPlan,
     dtype: str,
-) -> te.Tensor:
+) -> te.Tensor:  # fmt: skip
     """``C2 = (F_n1 @ X * W) @ F_n2``, ``[Re | Im]`` along the last axis: (rows, n1, 2 n2)."""
-    n1, n2 = plan.n1, plan.n2
-    f32 = "float32"
+    n1, n2, f32 = plan.n1, plan.n2, "float32"
     ka = te.reduce_axis((0, n1), name="ka")
     c1 = te.compute(
         (rows, 2 * n1, n2),
@@ -364,6 +374,16 @@ def _forward_stages(
         name="c1",
         attrs=_MATMUL,
     )
+    return forward_from_c1(c1, g2, tw, rows, plan, dtype)
+
+
+def forward_from_c1(
+    c1: te.Tensor, g2: te.Tensor, tw: te.Tensor, rows: int, plan: MonarchPlan, dtype: str
+) -> te.Tensor:
+    """``C2 = (C1 * W) @ F_n2`` from ``C1 = [Re; Im]`` (rows, 2 n1, n2) of ``F_n1 @ X``
+    (also the outer stage's complex ``X``): (rows, n1, 2 n2)."""
+    n1, n2 = plan.n1, plan.n2
+    f32 = "float32"
 
     def twiddled(r: Any, k1: Any, q: Any) -> Any:
         c, b = q // n2, q % n2
@@ -381,7 +401,7 @@ def _forward_stages(
     )
 
 
-def _spectrum_product(
+def spectrum_product(
     c2: te.Tensor, spectrum_at: SpectrumAt, rows: int, plan: MonarchPlan, dtype: str
 ) -> te.Tensor:
     """``P = C2 * Kp[h] / N`` (the 1/N of the inverse FFT folded in), ``[Re | Im]``."""
@@ -399,15 +419,26 @@ def _spectrum_product(
 
 
 def _inverse_stages(
-    p: te.Tensor,
-    h2: te.Tensor,
-    l4: te.Tensor,
-    tw: te.Tensor,
-    rows: int,
-    plan: MonarchPlan,
+    p: te.Tensor, h2: te.Tensor, l4: te.Tensor, tw: te.Tensor, rows: int, plan: MonarchPlan,
     dtype: str,
-) -> te.Tensor:
+) -> te.Tensor:  # fmt: skip
     """``Y = Re(conj(F_n1) @ ((P @ conj(F_n2)) * conj(W)))``: (rows, n1, n2)."""
+    n1, n2, f32 = plan.n1, plan.n2, "float32"
+    t3 = inverse_to_t3(p, h2, tw, rows, plan, dtype)
+    kd = te.reduce_axis((0, 2 * n1), name="kd")
+    return te.compute(
+        (rows, n1, n2),
+        lambda r, a, b: te.sum(l4[a, kd].astype(f32) * t3[r, kd, b].astype(f32), axis=kd),
+        name="c4",
+        attrs=_MATMUL,
+    )
+
+
+def inverse_to_t3(
+    p: te.Tensor, h2: te.Tensor, tw: te.Tensor, rows: int, plan: MonarchPlan, dtype: str
+) -> te.Tensor:
+    """``T3 = (P @ conj(F_n2)) * conj(W)`` as ``[Re; Im]`` (rows, 2 n1, n2), in ``dtype``:
+    the operand of the last inverse matmul (real part only, or complex for the outer stage)."""
     n1, n2 = plan.n1, plan.n2
     f32 = "float32"
     kc = te.reduce_axis((0, 2 * n2), name="kc")
@@ -424,14 +455,7 @@ def _inverse_stages(
         wr, wi = tw[0, k1, b], -tw[1, k1, b]
         return _re_or_im(c, re * wr - im * wi, re * wi + im * wr).astype(dtype)
 
-    t3 = te.compute((rows, 2 * n1, n2), untwiddled, name="t3", attrs=_STAGE)
-    kd = te.reduce_axis((0, 2 * n1), name="kd")
-    return te.compute(
-        (rows, n1, n2),
-        lambda r, a, b: te.sum(l4[a, kd].astype(f32) * t3[r, kd, b].astype(f32), axis=kd),
-        name="c4",
-        attrs=_MATMUL,
-    )
+    return te.compute((rows, 2 * n1, n2), untwiddled, name="t3", attrs=_STAGE)
 
 
 def monarch_prim_func(rows: int, heads: int, plan: MonarchPlan, dtype: str) -> tirx.PrimFunc:
