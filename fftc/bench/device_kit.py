@@ -25,9 +25,7 @@ import argparse
 import json
 import shutil
 import subprocess
-import sys
 import time
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -366,24 +364,10 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from fftc.cli.main import run_reporting
+
     args = build_parser().parse_args(argv)
-    try:
-        return run_build(args)
-    except FftcError as err:
-        sys.stderr.write(f"fftc: error: {err}\n")
-        return err.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("fftc: interrupted\n")
-        return 130
-    except Exception as err:  # an fftc bug: reported without a traceback unless asked
-        if args.verbose:
-            traceback.print_exc()
-        text = str(err).strip()
-        sys.stderr.write(
-            f"fftc: error: internal error ({type(err).__name__}: "
-            f"{text.splitlines()[0] if text else ''}); rerun with --verbose for details\n"
-        )
-        return 1
+    return run_reporting(lambda: run_build(args), args.verbose)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from fftc import __version__
@@ -64,8 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="fftc: %(levelname)s: %(name)s: %(message)s",
     )
+    return run_reporting(lambda: int(args.handler(args) or 0), args.verbose)
+
+
+def run_reporting(run: Callable[[], int], verbose: bool) -> int:
+    """``run()``'s exit status, with every error reported as one ``fftc: error:`` line
+    (an fftc bug too: as an internal error, with a traceback only when ``verbose``)."""
     try:
-        return int(args.handler(args) or 0)
+        return run()
     except FftcError as err:
         sys.stderr.write(f"fftc: error: {err}\n")
         return err.exit_code
@@ -75,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as err:  # an fftc bug: report it without a traceback unless asked
-        if args.verbose:
+        if verbose:
             traceback.print_exc()
         first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         sys.stderr.write(

@@ -36,7 +36,7 @@ model of exactly this decomposition, with the same roundings.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,14 +126,22 @@ def tensor_core_refusal(plan: MonarchPlan, dtype: str) -> str | None:
     """Why the WMMA schedule cannot take ``plan`` in ``dtype``, or None.  Each matmul
     stages both operands of a row in shared memory and runs one warp per 16x16 output
     tile (fp32 matmuls run on CUDA cores: no limit)."""
+    return matmul_refusal(matmul_shapes(plan), f"{plan.n} ({plan.n1} x {plan.n2})", dtype)
+
+
+def matmul_refusal(
+    shapes: Mapping[str, tuple[int, int, int]], plan_text: str, dtype: str
+) -> str | None:
+    """The first of a plan's matmul stages ``shapes`` over the WMMA schedule's limits in
+    ``dtype`` (fp32: none), as a reason naming the plan (``plan_text``), or None."""
     if dtype == "float32":
         return None
-    for name, shape in matmul_shapes(plan).items():
+    for name, shape in shapes.items():
         over = tile_limits(shape)
         if over:
             return (
-                f"Monarch FFT length {plan.n} ({plan.n1} x {plan.n2}): its matmul stage "
-                f"{name} would need {' and '.join(over)} per thread block"
+                f"Monarch FFT length {plan_text}: its matmul stage {name} would need "
+                f"{' and '.join(over)} per thread block"
             )
     return None
 

@@ -49,6 +49,7 @@ from .monarch import (
     dft_matrix,
     forward_from_c1,
     inverse_to_t3,
+    matmul_refusal,
     monarch_factors,
     monarch_tables,
     numpy_dtype,
@@ -142,17 +143,8 @@ def stage_shared_bytes(plan: OuterPlan) -> dict[str, int]:
 
 def outer_tensor_core_refusal(plan: OuterPlan, dtype: str) -> str | None:
     """Why the WMMA schedule cannot take ``plan`` in ``dtype``, or None (fp32: CUDA cores)."""
-    if dtype == "float32":
-        return None
-    for name, shape in matmul_shapes(plan).items():
-        over = tile_limits(shape)
-        if over:
-            return (
-                f"Monarch FFT length {plan.n} ({plan.n0} x {plan.inner.n1} x "
-                f"{plan.inner.n2}): its matmul stage {name} would need "
-                f"{' and '.join(over)} per thread block"
-            )
-    return None
+    text = f"{plan.n} ({plan.n0} x {plan.inner.n1} x {plan.inner.n2})"
+    return matmul_refusal(matmul_shapes(plan), text, dtype)
 
 
 def outer_factors(n: int, dtype: str | None = None) -> OuterPlan:
