@@ -260,3 +260,32 @@ def test_outer_kernel_on_the_gpu_against_torch(n: int, dtype: str) -> None:
     y = torch.fft.irfft(torch.fft.rfft(tx, n=n) * torch.complex(tk[..., 0], tk[..., 1]), n=n)
     ref = y[..., ::stride][..., :out].cpu().numpy()
     assert relative_error(got.numpy().astype(np.float64), ref) <= TOLERANCE[dtype]
+
+
+def test_rows_over_the_scratch_budget_run_in_several_calls(monkeypatch: Any) -> None:
+    """A problem whose stages would need more scratch than the budget is cut along its
+    leading axis into calls (same numbers); a spectrum that varies along that axis is
+    not cut (one call)."""
+    import fftc.codegen.lower.cuda_kernels as lowering
+
+    row_bytes = 13 * 8192 * 8
+    monkeypatch.setattr(lowering, "SCRATCH_BUDGET", 3 * row_bytes)
+    assert lowering.chunk_size((5, 3, 100), (3, 4097, 2), row_bytes) == 1
+    assert lowering.chunk_size((5, 1, 100), (1, 4097, 2), row_bytes) == 3  # 3 + 2
+    monkeypatch.setattr(lowering, "SCRATCH_BUDGET", 13 * row_bytes)
+    assert lowering.chunk_size((64, 1, 100), (1, 4097, 2), row_bytes) == 8  # 8 x 8, not 13
+    assert lowering.chunk_size((61, 1, 100), (1, 4097, 2), row_bytes) == 13  # 61 is prime
+    monkeypatch.setattr(lowering, "SCRATCH_BUDGET", 3 * row_bytes)
+    assert lowering.chunk_size((5, 3, 100), (5, 3, 4097, 2), row_bytes) == 5
+    assert lowering.chunk_size((2, 100), (4097, 2), row_bytes) == 2  # within the budget
+    case = CASES["8192-per-channel"]
+    shape, n, out, stride, kshape = case
+    rng = np.random.default_rng(0)
+    spectrum = rng.standard_normal(kshape).astype(np.float32)
+    attrs = FFTConvAttrs(n, out, stride)
+    executable, notes, _ = build_for_llvm(fft_conv_graph(shape, attrs, spectrum), "float32")
+    assert any("rows in 2 calls of 1 x 3" in note for note in notes), notes
+    x = rng.standard_normal(shape).astype(np.float32)
+    exact = fft_conv_reference(x.astype(np.float64), spectrum.astype(np.float64), attrs)
+    (got,) = run(executable, x)
+    assert relative_error(got, exact) <= 1e-5

@@ -11,9 +11,11 @@ why, and the generic FFT kernel is used.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from fftc.codegen.lower.registry import Expr, LowerContext
+from fftc.codegen.tvm_api import relax
 from fftc.errors import UsageError
 from fftc.ir import Node
 from fftc.ir.ops.spectral import FFTConvAttrs
@@ -46,6 +48,38 @@ def monarch_refusal(node: Node, input_dtype: str, compute_dtype: str) -> str | N
     return None
 
 
+#: the most scratch one Monarch ``fft_conv`` call may use: its stages exchange rows through
+#: global memory and every intermediate lives for the whole call (at B=64, H=768,
+#: N=65536 about 212 GB), so a larger problem is cut into calls over leading rows
+SCRATCH_BUDGET = 24 << 30
+
+
+def chunk_size(xshape: tuple[int, ...], kshape: tuple[int, ...], row_bytes: int) -> int:
+    """How many entries of ``x``'s leading axis one call takes (``xshape[0]``: all) so
+    that ``row_bytes`` of scratch per row stays under :data:`SCRATCH_BUDGET` (a divisor
+    of the axis when one is at least half the most that fits); all when
+    the spectrum varies along that axis (it would have to be cut too) or one entry
+    is already over the budget."""
+    rows = math.prod(xshape[:-1])
+    kdims = kshape[:-2]
+    if len(xshape) < 2 or rows * row_bytes <= SCRATCH_BUDGET:
+        return xshape[0]
+    if len(kdims) == len(xshape) - 1 and kdims[0] != 1:
+        return xshape[0]
+    per_entry = rows // xshape[0] * row_bytes
+    most = max(1, min(xshape[0], SCRATCH_BUDGET // per_entry))
+    # equal pieces (one PrimFunc for all calls) unless that halves the piece size
+    even = next(d for d in range(most, 0, -1) if xshape[0] % d == 0)
+    return even if 2 * even > most else most
+
+
+def _split_leading(ctx: LowerContext, x: Expr, lead: int, size: int) -> list[Expr]:
+    """``x`` cut along its leading axis into pieces of ``size`` (the last may be shorter)."""
+    cuts = list(range(size, lead, size))
+    pieces = ctx.emit(relax.op.split(x, cuts, axis=0))
+    return [ctx.emit(relax.TupleGetItem(pieces, i)) for i in range(len(cuts) + 1)]
+
+
 def lower_fft_conv_cuda(
     ctx: LowerContext, node: Node, args: Sequence[Expr | None]
 ) -> list[Expr] | None:
@@ -66,11 +100,31 @@ def lower_fft_conv_cuda(
         ctx.notes.append(f"{node.label}: not on the tensor-core Monarch kernel: {why}")
         return None
     plan = fft_conv_plan(a.length, ctx.compute_dtype)
-    y = emit_monarch_fft_conv(ctx.bb, x, spectrum, plan=plan, out_length=a.out_length,
-                              stride=a.stride, dtype=ctx.compute_dtype)  # fmt: skip
+    xshape = tuple(int(d) for d in x.ty.shape)
+    kshape = tuple(int(d) for d in spectrum.ty.shape)
+    size = chunk_size(xshape, kshape, plan.stage_count * plan.n * 8)
+    parts = [x] if size >= xshape[0] else _split_leading(ctx, x, xshape[0], size)
+    ys = [
+        emit_monarch_fft_conv(
+            ctx.bb,
+            part,
+            spectrum,
+            plan=plan,
+            out_length=a.out_length,
+            stride=a.stride,
+            dtype=ctx.compute_dtype,
+        )
+        for part in parts
+    ]
+    y = ys[0] if len(ys) == 1 else ctx.emit(relax.op.concat(ys, axis=0))
+    if len(ys) > 1:
+        ctx.notes.append(
+            f"{node.label}: rows in {len(ys)} calls of {size} x {math.prod(xshape[1:-1])}: "
+            f"each call's stages stay under {SCRATCH_BUDGET >> 30} GiB of scratch"
+        )
     ctx.monarch_ops.append(node.label)
-    size = ctx.input_type(node, 0).shape[-1]
-    padded = f"input zero padded {size} -> {a.length}, " if size < a.length else ""
+    length = ctx.input_type(node, 0).shape[-1]
+    padded = f"input zero padded {length} -> {a.length}, " if length < a.length else ""
     ctx.notes.append(
         f"{node.label}: Monarch FFT convolution {plan.describe()}, DFT matmuls in "
         f"{_ENGINES[ctx.compute_dtype]}; {padded}full spectrum from the one-sided one by "
