@@ -32,7 +32,7 @@ def _trimmed(m: Match) -> tuple[Node, ConvAttrs] | str:
     if conv is None or conv.op != "conv":
         return "input is not a convolution"
     name = conv.outputs[0].name
-    if m.users(name) != 1 or m.is_output(name):
+    if not m.feeds_only(name):
         return "the convolution's result has other users"
     ca = conv.attrs
     assert isinstance(ca, ConvAttrs)

@@ -44,6 +44,16 @@ class Match:
     def is_output(self, name: str) -> bool:
         return name in self.graph.outputs
 
+    def fresh(self, name: str) -> bool:
+        """Whether ``name`` was made by a rewrite in this sweep (its users in the graph
+        being rewritten are not known: they are, next sweep)."""
+        return name not in self.graph.producers
+
+    def feeds_only(self, name: str) -> bool:
+        """Whether ``name`` is read by exactly one node and is no graph output (False for
+        a value made in this sweep: see :meth:`fresh`)."""
+        return not self.fresh(name) and self.users(name) == 1 and not self.is_output(name)
+
 
 CheckFn = Callable[[Match], str | None]
 RewriteFn = Callable[[Match], Sequence[str]]

@@ -30,8 +30,18 @@ from fftc.passes.spectral_common import refusal
 @dataclass(frozen=True)
 class Residual:
     conv: Node
-    #: the spectrum with ``D`` added to every bin
     spectrum: np.ndarray
+    d: np.ndarray
+    #: the folded spectrum's rows (the spectrum's and D's broadcast)
+    rows: tuple[int, ...]
+
+    def folded(self) -> np.ndarray:
+        """The spectrum with ``D`` added to every bin (computed once, by the rewrite)."""
+        shape = (*self.rows, *self.spectrum.shape[-2:])
+        out = np.broadcast_to(self.spectrum.astype(np.float64), shape).copy()
+        d = self.d.astype(np.float64).reshape(self.d.shape[:-1] if self.d.ndim else ())
+        out[..., 0] += np.broadcast_to(d, self.rows)[..., None]
+        return out.astype(self.spectrum.dtype)
 
 
 def _skip_term(m: Match, name: str | None, x: str) -> np.ndarray | str:
@@ -47,20 +57,18 @@ def _skip_term(m: Match, name: str | None, x: str) -> np.ndarray | str:
     return "D is not a constant" if value is None else value
 
 
-def _folded(spectrum: np.ndarray, d: np.ndarray) -> np.ndarray | str:
+def _fold_rows(krows: tuple[int, ...], d: np.ndarray) -> tuple[int, ...] | str:
+    """The rows of the spectrum with ``D`` folded in, or why ``D`` cannot fold."""
     if d.ndim and d.shape[-1] != 1:
         return f"D {d.shape} varies along the convolution's axis"
     drows = d.shape[:-1] if d.ndim else ()
-    krows = spectrum.shape[:-2]
     try:
         rows = np.broadcast_shapes(krows, drows)
     except ValueError:
         return f"D {d.shape} does not broadcast to the spectrum's rows {krows}"
     if math.prod(rows) != math.prod(krows):
         return f"D {d.shape} would turn the spectrum's rows {krows} into {rows}"
-    out = np.broadcast_to(spectrum.astype(np.float64), (*rows, *spectrum.shape[-2:])).copy()
-    out[..., 0] += np.broadcast_to(d.astype(np.float64).reshape(drows), rows)[..., None]
-    return out.astype(spectrum.dtype)
+    return rows
 
 
 def _residual(m: Match) -> Residual | str:
@@ -77,10 +85,10 @@ def _residual(m: Match) -> Residual | str:
         if a.stride != 1 or a.bands or a.out_length != m.b.type_of(x).shape[-1]:
             found = "the convolution does not keep its first len(u) outputs at stride 1"
             continue
-        if _fresh(m, name):  # rewritten in this sweep: its users are known next sweep
+        if m.fresh(name):
             found = "the convolution was rewritten in this sweep"
             continue
-        if m.users(name) != 1 or m.is_output(name):
+        if not m.feeds_only(name):
             found = "the convolution's result has other users"
             continue
         if m.b.type_of(name) != m.node.output.type:
@@ -94,11 +102,11 @@ def _residual(m: Match) -> Residual | str:
         if isinstance(d, str):
             found = d
             continue
-        folded = _folded(spectrum, d)
-        if isinstance(folded, str):
-            found = folded
+        rows = _fold_rows(spectrum.shape[:-2], d)
+        if isinstance(rows, str):
+            found = rows
             continue
-        return Residual(conv, folded)
+        return Residual(conv, spectrum, d, rows)
     return found
 
 
@@ -110,21 +118,14 @@ def _rewrite(m: Match) -> Sequence[str]:
     found = _residual(m)
     assert not isinstance(found, str)
     conv = found.conv
-    spectrum = m.b.constant(found.spectrum, f"{conv.name}_spectrum_d")
+    spectrum = m.b.constant(found.folded(), f"{conv.name}_spectrum_d")
     return [m.b.node1("fft_conv", [conv.inputs[0], spectrum], conv.attrs, name=conv.name)]
-
-
-def _fresh(m: Match, name: str) -> bool:
-    return all(v.name != name for n in m.graph.nodes for v in n.outputs)
 
 
 def _has_fft_conv(m: Match) -> bool:
     """A candidate worth a decision: an operand is an fft_conv of the graph being swept."""
     return any(
-        n is not None
-        and (p := m.producer(n)) is not None
-        and p.op == "fft_conv"
-        and not _fresh(m, n)
+        n is not None and (p := m.producer(n)) is not None and p.op == "fft_conv" and not m.fresh(n)
         for n in m.node.inputs
     )
 

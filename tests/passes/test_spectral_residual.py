@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fftc.passes.spectral_residual import _folded
+from fftc.passes.spectral_residual import Residual, _fold_rows
 
 from .test_spectral_fusion import _check_numerics, _fused, hyena_pattern
 
@@ -51,8 +51,11 @@ def test_skip_term_that_cannot_fold_is_kept_with_a_reason(kwargs, reason):
 
 
 def test_a_shared_spectrum_is_not_multiplied_by_a_per_channel_d():
-    assert "would turn" in str(_folded(np.zeros((1, 5, 2), np.float32), np.ones((4, 1))))
-    folded = _folded(np.zeros((4, 5, 2), np.float32), np.arange(4.0).reshape(4, 1))
-    assert isinstance(folded, np.ndarray)
+    assert "would turn" in str(_fold_rows((1,), np.ones((4, 1))))
+    d = np.arange(4.0).reshape(4, 1)
+    rows = _fold_rows((4,), d)
+    assert rows == (4,)
+    folded = Residual(None, np.zeros((4, 5, 2), np.float32), d, rows).folded()  # type: ignore[arg-type]
+    assert folded.dtype == np.float32
     np.testing.assert_array_equal(folded[..., 0], np.repeat(np.arange(4.0)[:, None], 5, 1))
     np.testing.assert_array_equal(folded[..., 1], 0)
