@@ -82,13 +82,16 @@ def import_model(
         raise CompileError(f"import produced an invalid graph (an fftc bug): {err}") from err
 
 
-def _model_identity(model: str | os.PathLike[str] | onnx.ModelProto) -> tuple[str, str]:
+def _model_identity(
+    model: str | os.PathLike[str] | onnx.ModelProto, digest: bool = True
+) -> tuple[str, str]:
+    """The model's name (file stem or graph name) and, with ``digest``, its sha256."""
     if isinstance(model, onnx.ModelProto):
-        data = model.SerializeToString()
-        return model.graph.name or "model", hashlib.sha256(data).hexdigest()
+        sha = hashlib.sha256(model.SerializeToString()).hexdigest() if digest else ""
+        return model.graph.name or "model", sha
     path = Path(model)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
-    return path.stem, digest
+    sha = hashlib.sha256(path.read_bytes()).hexdigest() if digest and path.is_file() else ""
+    return path.stem, sha
 
 
 def _cpu_flags(spec: TargetSpec) -> list[str]:
@@ -129,7 +132,7 @@ def compile(
     tick("import", time.perf_counter() - t0)
 
     t0 = time.perf_counter()
-    logged = _logged_pass_options(opts.tuning_log, spec)
+    logged, logged_from = _logged_pass_options(opts.tuning_log, spec, model, opts.shipped_logs)
     pass_options = {**logged, **opts.pass_options}
     ctx = PassContext(pass_options_for(pass_options, spec), verify_each=opts.verify_each)
     try:
@@ -179,7 +182,7 @@ def compile(
         *(str(d) for d in ctx.decisions),
         *(f"[lower] {note}" for note in result.notes),
         *(f"[fuse-blocks] {line}" for line in result.fusion),
-        *([f"[tune] compute knobs from the tuning log: {_knobs_text(logged)}"] if logged else []),
+        *([f"[tune] compute knobs from {logged_from}: {_knobs_text(logged)}"] if logged else []),
         *(
             f"[schedule] {fn}: {', '.join(sorted(set(used))) or 'no template'}"
             for fn, used in sorted(result.schedule.scheduled.items())
@@ -212,13 +215,24 @@ def pass_options_for(options: Mapping[str, Any] | None, spec: TargetSpec) -> dic
     return {**(options or {}), "target_kind": spec.kind}
 
 
-def _logged_pass_options(path: str | os.PathLike[str] | None, spec: TargetSpec) -> dict[str, Any]:
-    """The compute knobs (graph pass options) ``fftc tune`` chose into the log at ``path``."""
-    if path is None:
-        return {}
-    from fftc.tune.log import TuningLog
+def _logged_pass_options(
+    path: str | os.PathLike[str] | None,
+    spec: TargetSpec,
+    model: str | os.PathLike[str] | onnx.ModelProto,
+    shipped: bool = True,
+) -> tuple[dict[str, Any], str]:
+    """The compute knobs (graph pass options) ``fftc tune`` chose into the log at
+    ``path`` (else into a shipped log tuned on this model), and where they came from."""
+    if path is not None:
+        from fftc.tune.log import TuningLog
 
-    return dict(TuningLog.open(path, spec).compute_options or {})
+        return dict(TuningLog.open(path, spec).compute_options or {}), "the tuning log"
+    if not shipped:
+        return {}, ""
+    from fftc.tune.shipped import shipped_pass_options
+
+    options, where = shipped_pass_options(spec, _model_identity(model, digest=False)[0])
+    return options, f"the shipped tuning log {where.name}" if where else ""
 
 
 def _knobs_text(options: Mapping[str, Any]) -> str:
@@ -327,7 +341,7 @@ def inspect_stage(
     graph = import_model(model, input_shapes, allow_nonfinite)
     try:
         hook("ir", graph)
-        logged = _logged_pass_options(tuning_log, spec)
+        logged, _ = _logged_pass_options(tuning_log, spec, model, shipped_logs)
         ctx = PassContext(pass_options_for({**logged, **(pass_options or {})}, spec))
         graph = run_pipeline(graph, ctx, on_stage=hook)
         from fftc.codegen.build import build

@@ -3,12 +3,14 @@ the best record per task, into a directory of shipped logs (``tuning_logs/``).
 
 A tuning run keeps every measured candidate (it resumes from them); a shipped log
 needs only the schedule that is applied, so its files stay small.  The copy keeps
-the log's target key, its models and its ``keep_default`` list.
+the log's target key, its models, its ``keep_default`` list and the compute knobs it
+chose (the tuned workloads were compiled with them).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -35,7 +37,8 @@ def ship(source: Path, into: Path) -> Path:
         str(dest / WORKLOADS), str(dest / RECORDS), allow_missing=True
     )
     log.database.dump_pruned(pruned)
-    TuningLog(dest, log.target, dict(log.keep_default), list(log.models)).save()
+    kept = dataclasses.replace(log, path=dest, _database=None)
+    kept.save()
     return dest
 
 

@@ -6,7 +6,9 @@ compile without ``--tuning-log`` looks every function up in the logs whose
 target key matches the compile's (``llvm:znver5``, ...); functions they lack, and
 every function for another target, keep the default schedules.  An explicit
 ``--tuning-log`` replaces the shipped logs; ``--no-shipped-logs`` (or
-``CompileOptions(shipped_logs=False)``) ignores them.
+``CompileOptions(shipped_logs=False)``) ignores them.  The compute knobs a log
+chose (``fft_max_radix``, which shape the graph and so the tuned workloads) apply
+to the models the log was tuned on (by file stem), as with ``--tuning-log``.
 """
 
 from __future__ import annotations
@@ -74,3 +76,12 @@ def shipped_lookup(spec: TargetSpec, target: Any) -> tuple[Lookup | None, list[P
         return kept or "not in the shipped tuning logs"
 
     return find, [lg.path for lg in logs]
+
+
+def shipped_pass_options(spec: TargetSpec, model: str) -> tuple[dict[str, Any], Path | None]:
+    """The compute knobs of the first shipped log for ``spec`` tuned on ``model`` (a file
+    stem) that chose any, and that log's path; ``({}, None)`` when none did."""
+    for tuning_log in shipped_logs(spec):
+        if model in tuning_log.models and tuning_log.compute_options:
+            return dict(tuning_log.compute_options), tuning_log.path
+    return {}, None

@@ -229,7 +229,25 @@ def test_shipped_logs_apply_for_their_target_only(tiny_path: Path, tuned_log: Pa
     assert r.returncode == 0, r.stderr
     assert "shipped tuning logs for llvm:" in r.stdout
     assert "tiny-log" in r.stdout
-    assert "schedule from the shipped tuning log" in r.stdout
+    # The shipped log gives what --tuning-log gives: its compute knobs (they shape the
+    # graph, so without them a log tuned at another radix would match nothing) and the
+    # same tuned functions.  (Which tasks beat their default varies between runs.)
+    chosen = TuningLog.open(tuned_log, SPEC).compute_options
+    assert chosen
+    knobs = ", ".join(f"{k}={v}" for k, v in sorted(chosen.items()))
+    assert f"compute knobs from the shipped tuning log tiny-log: {knobs}" in r.stdout
+    explicit = fftc_cli("inspect", str(tiny_path), "--explain", "--tuning-log", str(tuned_log))
+    assert explicit.returncode == 0, explicit.stderr
+
+    def tuned_functions(out: str, phrase: str) -> set[str]:
+        return {line.split("]")[1].split(":")[0].strip() for line in out.splitlines()
+                if line.endswith(phrase)}  # fmt: skip
+
+    from_log = tuned_functions(explicit.stdout, "schedule from the tuning log")
+    assert from_log == tuned_functions(r.stdout, "schedule from the shipped tuning log")
+    assert "not in the shipped tuning logs" not in "".join(
+        line for line in r.stdout.splitlines() if any(f in line for f in from_log)
+    )
     r = _cli_with_shipped(shipped, "inspect", str(tiny_path), "--explain", "--no-shipped-logs")
     assert r.returncode == 0, r.stderr
     assert "[tune]" not in r.stdout
@@ -275,3 +293,7 @@ def test_ship_keeps_the_best_record_per_task(tuned_log: Path, tmp_path: Path):
             best[key(r)] = min(best.get(key(r), mean(r)), mean(r))
     assert all(mean(r) <= best[key(r)] * (1 + 1e-9) for r in records)
     assert ship_main([str(tuned_log), "--into", str(into)]) == 2  # never overwrites
+    original = TuningLog.open(tuned_log, SPEC)
+    assert shipped.compute_options == original.compute_options  # the records need them
+    assert shipped.models == original.models
+    assert shipped.keep_default == original.keep_default
