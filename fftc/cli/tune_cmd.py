@@ -25,6 +25,7 @@ examples:
   fftc tune model.onnx --trials 100                 # again: continues, never re-measures
   fftc tune model.onnx --rpc-tracker 127.0.0.1:9190 --rpc-key cpu   # measure on RPC servers
   fftc tune model.onnx --no-compute-search        # keep the default FFT factorization
+  fftc tune model.onnx --task-scheduler round-robin # share the trials equally between tasks
   fftc tune model.onnx --fft-max-radix 2 --log tuning_logs/m-r2     # fix it (no compute step)
   fftc compile model.onnx -o model.fftc --tuning-log tuning_logs/model-llvm-<cpu>
 
@@ -117,6 +118,13 @@ def register(sub: Any, formatter: Formatter) -> None:
         default="xgb",
         help="MetaSchedule's cost model for the evolutionary search (default xgb)",
     )
+    p.add_argument(
+        "--task-scheduler",
+        choices=("gradient", "round-robin"),
+        default="gradient",
+        help="how trials are shared between tasks: gradient (MetaSchedule's default: to the "
+        "tasks whose weighted time falls fastest) or round-robin (equally); default gradient",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed of the search (default 0)")
     add_model_options(p, tuning_log=False)
     p.set_defaults(handler=cmd_tune)
@@ -188,6 +196,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         trials_per_iter=args.trials_per_batch,
         time_budget_s=args.time_budget,
         cost_model=args.cost_model,
+        task_scheduler=args.task_scheduler,
         rpc_tracker=args.rpc_tracker,
         rpc_key=args.rpc_key,
         builders=args.builders,

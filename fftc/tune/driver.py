@@ -34,6 +34,9 @@ class TuneOptions:
     trials_per_iter: int = 32
     time_budget_s: float | None = None
     cost_model: str = "xgb"
+    #: MetaSchedule's task scheduler: "gradient" (trials to the tasks whose time falls
+    #: fastest) or "round-robin" (trials shared equally)
+    task_scheduler: str = "gradient"
     rpc_tracker: str | None = None
     rpc_key: str | None = None
     builders: int | None = None
@@ -173,7 +176,8 @@ def _run_task_scheduler(
     say: Say | None,
     ms_log: logging.Logger,
 ) -> int:
-    """MetaSchedule's gradient task scheduler over ``tasks``; returns the skipped count."""
+    """MetaSchedule's task scheduler (``options.task_scheduler``) over ``tasks``; returns
+    the skipped count."""
     contexts, strategies = [], []
     for i, task in enumerate(tasks):
         strategy = ResumableSearch(evolutionary(task, True), measured[i], stopper)
@@ -192,7 +196,10 @@ def _run_task_scheduler(
         )
     progress = ProgressCallback(stats, positions, options.trials, stopper, say)
     callbacks = [*meta_schedule.measure_callback.MeasureCallback.create("default"), progress]
-    scheduler = meta_schedule.task_scheduler.TaskScheduler.create("gradient", seed=options.seed)
+    scheduler = meta_schedule.task_scheduler.TaskScheduler.create(
+        options.task_scheduler,
+        **({"seed": options.seed} if options.task_scheduler == "gradient" else {}),
+    )
     scheduler.tune(
         tasks=contexts,
         task_weights=[float(t.weight) for t in tasks],

@@ -67,6 +67,7 @@ def test_help_documents_every_option():
     for option in ("--list-tasks", "--log", "--trials", "--trials-per-batch", "--time-budget",
                    "--rpc-tracker", "--rpc-key", "--builders", "--cost-model", "--seed",
                    "--target", "--input-shape", "--no-compute-search", "--fft-max-radix",
+                   "--task-scheduler",
                    "examples:"):  # fmt: skip
         assert option in r.stdout, option
 
@@ -217,6 +218,19 @@ def _cli_with_shipped(shipped: Path, *args: str) -> subprocess.CompletedProcess[
     env = {**os.environ, "FFTC_TUNING_LOGS": str(shipped)}
     return subprocess.run([sys.executable, "-m", "fftc", *args], capture_output=True,
                           text=True, env=env, timeout=600, check=False)  # fmt: skip
+
+
+def test_round_robin_gives_every_metaschedule_task_trials(tiny_path: Path, tmp_path: Path):
+    """The gradient scheduler may starve a task (the tiny model's reshape gets none at
+    this budget); round-robin hands the trials out in turn."""
+    r = fftc_cli("tune", str(tiny_path), "--log", str(tmp_path / "rr"), "--trials", "6",
+                 "--trials-per-batch", "2", "--cost-model", "random", "--no-compute-search",
+                 "--task-scheduler", "round-robin")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    trials = {line.split()[0]: int(line.split()[2]) for line in r.stdout.splitlines()
+              if line.startswith(("fused_matmul_relu ", "reshape "))}  # fmt: skip
+    assert set(trials) == {"fused_matmul_relu", "reshape"}
+    assert all(n > 0 for n in trials.values()), trials
 
 
 def test_shipped_logs_apply_for_their_target_only(tiny_path: Path, tuned_log: Path, tmp_path):
