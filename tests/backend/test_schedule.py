@@ -85,3 +85,42 @@ def test_every_fused_function_of_an_example_is_scheduled(examples_dir):
     _, report = apply_schedules(mod, target)
     assert not report.failed
     assert any("fft" in t for used in report.scheduled.values() for t in used)
+
+
+def _loop_kinds(func) -> list[str]:
+    """The kinds of ``func``'s loops, outermost first, read off its TVMScript."""
+    import re
+
+    return re.findall(r"in T\.(serial|parallel|unroll|vectorized|grid|range)\(", func.script())
+
+
+def test_transposes_are_tiled_and_broadcasts_are_not():
+    """A transpose gets parallel tiles with unrolled rows and vector columns (LLVM turns
+    them into loads and shuffles); a broadcast along the last axis keeps the plain
+    vectorised schedule."""
+    from fftc.codegen.lower import lower_graph
+    from fftc.ir import DType, GraphBuilder, TensorType
+    from fftc.ir.ops.movement import TransposeAttrs
+
+    b = GraphBuilder("g")
+    x = b.input("x", TensorType((1, 256, 192), DType.float32))
+    y = b.node1("transpose", [x], TransposeAttrs((0, 2, 1)))
+    mod, _ = lower_graph(b.build([y], ["y"]))
+    target = llvm_target()
+    with target:
+        mod = relax.get_pipeline("zero")(mod)
+    scheduled, report = apply_schedules(mod, target)
+    assert not report.failed
+    (name,) = [n for n in report.scheduled if "transpose" in n]
+    assert _loop_kinds(scheduled[name]) == ["parallel", "unroll", "vectorized"]
+
+    a = te.placeholder((64, 48), name="A")
+    bias = te.placeholder((64,), name="bias")
+    out = te.compute((64, 48), lambda i, j: a[i, j] + bias[i], name="out")
+    sch = Schedule(tvm.IRModule({"main": te.create_prim_func([a, bias, out])}))
+    from fftc.schedules.cpu.generic import _transposed_axis
+
+    assert _transposed_axis(sch, sch.get_sblock("out")) is None
+    t = te.compute((48, 64), lambda j, i: a[i, j], name="t")
+    sch = Schedule(tvm.IRModule({"main": te.create_prim_func([a, t])}))
+    assert _transposed_axis(sch, sch.get_sblock("t")) == 0
