@@ -202,7 +202,10 @@ def plan_node(node: Node, graph: Graph, how: Factoring) -> Planned:
         factors = how.factors(a.length // 2)
         half = plan_complex(a.length // 2, factors=factors)
         choice = f"fft_conv n={a.length}: core {half.describe()}"
-        return Planned(a.replace(factors=factors), choice, how.reason((half,), "signal"))
+        why = how.reason((half,), "signal")
+        if how.model.kind == "cuda":
+            why += "; " + _cuda_monarch_note(a.length)
+        return Planned(a.replace(factors=factors), choice, why)
     assert isinstance(a, FFTConv2DAttrs)
     (nh, nw) = a.lengths
     per_axis = (how.factors(nh), how.factors(nw // 2))
@@ -210,6 +213,21 @@ def plan_node(node: Node, graph: Graph, how: Factoring) -> Planned:
     rows = plan_complex(nw // 2, factors=per_axis[1])
     choice = f"fft_conv2d {nh}x{nw}: columns core {cols.describe()}, rows core {rows.describe()}"
     return Planned(a.replace(factors=per_axis), choice, how.reason((cols, rows), "rows"))
+
+
+def _cuda_monarch_note(n: int) -> str:
+    """What CUDA's tensor-core Monarch kernel does with an ``fft_conv`` of length ``n``
+    (it, not these factors, runs the op when it takes it: see the ``[lower]`` line)."""
+    from fftc.kernels.cuda.outer import fft_conv_plan
+
+    try:
+        plan = fft_conv_plan(n, "float16")
+    except UsageError as err:
+        return f"the tensor-core Monarch kernel does not take n={n} ({err}): these factors run"
+    return (
+        f"if the tensor-core Monarch kernel takes it (see [lower]), it runs the full complex "
+        f"length instead, {plan.describe()}, not the half-length core"
+    )
 
 
 @dataclass(frozen=True)
