@@ -31,7 +31,12 @@ ROWS = Knob("rows", (1, 2, 4, 8, 16), 8, "rows of a matmul register tile")
 TRANSPOSE_TILE = Knob(
     "transpose_tile", (4, 8, 16, 32), 8, "rows of a transpose tile (unrolled; columns: vector)"
 )
-MIN_PARALLEL = 4096  # below this many points a parallel loop costs more than it saves
+MIN_PARALLEL = Knob(
+    "parallel_from",
+    (1024, 4096, 16384, 65536),
+    4096,
+    "points from which an elementwise or transpose loop runs on all threads (below: one)",
+)
 
 
 def _extent(sch: Any, loop: Any) -> int | None:
@@ -127,14 +132,15 @@ def _schedule_transpose(
     others = [lp for i, lp in enumerate(loops[:-1]) if i != pos]
     sch.reorder(*others, r0, c0, r1, c1)
     tiles = sch.fuse(*others, r0, c0)
-    if (_extent(sch, tiles) or 1) >= 2:
+    points = (_extent(sch, tiles) or 1) * rows * vec
+    if (_extent(sch, tiles) or 1) >= 2 and points >= int(knobs.get(MIN_PARALLEL)):
         sch.parallel(tiles)
     sch.unroll(r1)
     sch.vectorize(c1)
     return True
 
 
-@template("generic", "llvm", knobs=(VECTOR, ROWS, TRANSPOSE_TILE))
+@template("generic", "llvm", knobs=(VECTOR, ROWS, TRANSPOSE_TILE, MIN_PARALLEL))
 def schedule_generic(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
     loops = sch.get_loops(block)
     kinds = [int(iv.iter_type) == 0 for iv in sch.get(block).iter_vars]
@@ -152,7 +158,7 @@ def schedule_generic(sch: Any, block: Any, target: Any, knobs: KnobSource) -> No
         pos = _transposed_axis(sch, block)
         if pos is not None and _schedule_transpose(sch, block, spatial, pos, knobs):
             return
-        _schedule_injective(sch, block, spatial, int(knobs.get(VECTOR)))
+        _schedule_injective(sch, block, spatial, knobs)
         return
     fused = sch.fuse(*spatial) if len(spatial) > 1 else spatial[0]
     extent = _extent(sch, fused)
@@ -160,11 +166,12 @@ def schedule_generic(sch: Any, block: Any, target: Any, knobs: KnobSource) -> No
         sch.parallel(fused)
 
 
-def _schedule_injective(sch: Any, block: Any, loops: list[Any], vec: int) -> None:
+def _schedule_injective(sch: Any, block: Any, loops: list[Any], knobs: KnobSource) -> None:
     """Vectorise the innermost loop when whole vectors fit it; the outer loops run
     in parallel.  Vector lanes never cross the innermost axis: lanes whose
     indices wrap around (``i % n``) in a select miscompile in TVM 0.27's
     vectoriser, so blocks with ``if_then_else`` values are not vectorised."""
+    vec = int(knobs.get(VECTOR))
     total = 1
     for lp in loops:
         total *= _extent(sch, lp) or 1
@@ -175,5 +182,5 @@ def _schedule_injective(sch: Any, block: Any, loops: list[Any], vec: int) -> Non
         rest, lanes = sch.split(inner, factors=[None, vec])
         sch.vectorize(lanes)
         outer = [*outer, rest]
-    if outer and total >= MIN_PARALLEL:
+    if outer and total >= int(knobs.get(MIN_PARALLEL)):
         sch.parallel(sch.fuse(*outer) if len(outer) > 1 else outer[0])
