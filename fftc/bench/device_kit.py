@@ -31,7 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fftc.bench.device_kit_model import BuiltArtifact, KitCase, build_artifact, on_monarch
+from fftc.bench.device_kit_model import (
+    STAGED,
+    BuiltArtifact,
+    KitCase,
+    build_artifact,
+    fused_monarch,
+    on_monarch,
+)
 from fftc.bench.device_kit_runtime import (
     RuntimeInfo,
     assemble_runtime,
@@ -44,6 +51,8 @@ from fftc.errors import FftcError, UsageError
 #: the device tool carries at most 64 MiB per call (the working tree included)
 MAX_KIT_BYTES = 60 << 20
 DEFAULT_SIZES = (1024, 4096, 8192, 16384, 32768)
+#: the longest FFT (N = 2L) on the two-factor Monarch kernel, which the fused schedule takes
+FUSED_MAX_N = 4096
 DTYPES = ("fp16", "bf16", "fp32")
 KIT_FORMAT = "fftc-device-kit"
 KIT_FORMAT_VERSION = 1
@@ -63,13 +72,24 @@ class KitSpec:
     batch: int
     heads: int
     python: str
+    #: also build the staged variant of fused Monarch cases (see :meth:`cases`)
+    staged: bool = True
 
     @property
     def cuda(self) -> bool:
         return self.target.startswith("cuda")
 
     def cases(self) -> list[KitCase]:
-        return [KitCase(n, dt, self.batch, self.heads) for n in self.sizes for dt in self.dtypes]
+        """Per length and dtype the default build, and on CUDA for lengths whose
+        ``fft_conv`` (N = 2L) runs on the fused Monarch kernel also the staged one
+        (``fused=False``: one kernel per stage), so the device times both."""
+        cases = []
+        for n in self.sizes:
+            for dt in self.dtypes:
+                cases.append(KitCase(n, dt, self.batch, self.heads))
+                if self.cuda and self.staged and 2 * n <= FUSED_MAX_N:
+                    cases.append(KitCase(n, dt, self.batch, self.heads, STAGED))
+        return cases
 
 
 # -- arguments -------------------------------------------------------------------------------
@@ -93,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--heads", default="768", help="H (default: 768)")
     b.add_argument("--python", default="3.12", help="the device's Python (default: 3.12)")
     b.add_argument("--force", action="store_true", help="replace an existing kit in KIT_DIR")
+    b.add_argument("--no-staged", dest="staged", action="store_false",
+                   help="build L <= 2048 fused only (default: also staged)")  # fmt: skip
     b.add_argument("--cache-dir", help="ONNX export cache (default: ~/.cache/fftc/bench)")
     b.add_argument("--wheel-dir", help="wheel cache (default: ~/.cache/fftc/wheels)")
     b.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
@@ -136,7 +158,8 @@ def kit_spec(args: argparse.Namespace) -> KitSpec:
         raise UsageError(f"--dtypes {args.dtypes!r}: use some of {', '.join(DTYPES)}")
     target = "llvm" if args.target == "llvm" else str(parse_target(f"cuda:{args.arch}"))
     batch, heads = _positive(args.batch, "--batch"), _positive(args.heads, "--heads")
-    return KitSpec(target, sizes, dtypes, batch, heads, check_python_version(args.python))
+    python = check_python_version(args.python)
+    return KitSpec(target, sizes, dtypes, batch, heads, python, args.staged)
 
 
 def check_destination(kit_dir: Path, force: bool) -> None:
@@ -192,10 +215,11 @@ def _build_artifacts(
         kernel = ""
         if spec.cuda:
             kernel = (
-                ", Monarch kernel"
+                (", fused Monarch kernel" if fused_monarch(artifact.decisions) else
+                 ", Monarch kernel, one kernel per stage")
                 if on_monarch(artifact.decisions)
                 else ", NOT on the Monarch kernel"
-            )
+            )  # fmt: skip
         say(f"{case.label}: compiled in {artifact.compile_s:.1f} s{kernel}, "
             f"{out.stat().st_size / 2**10:.0f} KiB")  # fmt: skip
         built.append(artifact)
@@ -245,9 +269,11 @@ def _write_index(
                 "label": a.case.label,
                 "L": a.case.length,
                 "dtype": a.case.dtype,
+                "variant": a.case.variant or "default",
                 "file": f"artifacts/{a.path.name}",
                 "compile_s": round(a.compile_s, 1),
                 "on_monarch_kernel": on_monarch(a.decisions),
+                "fused_monarch_kernel": fused_monarch(a.decisions),
                 "decisions": a.decisions,
             }
             for a in built

@@ -41,6 +41,10 @@ D_SEED = 0
 EXPORT_BATCH = 2
 
 
+#: the kit variant with the Monarch kernel's stages as separate kernels
+STAGED = "staged"
+
+
 @dataclass(frozen=True)
 class KitCase:
     """One artifact of the kit: sequence length and dtype at the kit's (B, H)."""
@@ -49,15 +53,21 @@ class KitCase:
     dtype: str
     batch: int
     heads: int
+    #: "" (the default schedule) or :data:`STAGED` (the Monarch kernel with ``fused=False``)
+    variant: str = ""
 
     @property
     def label(self) -> str:
-        return f"L={self.length} {self.dtype}"
+        return f"L={self.length} {self.dtype}" + (f" {self.variant}" if self.variant else "")
 
     @property
     def slug(self) -> str:
-        """The artifact's file stem, e.g. ``L1024-fp16``."""
-        return f"L{self.length}-{self.dtype}"
+        """The artifact's file stem, e.g. ``L1024-fp16`` (``L1024-fp16-staged``)."""
+        return f"L{self.length}-{self.dtype}" + (f"-{self.variant}" if self.variant else "")
+
+    def knobs(self) -> dict[str, bool]:
+        """CUDA schedule knob overrides of this variant."""
+        return {"fused": False} if self.variant == STAGED else {}
 
     def input_shapes(self) -> dict[str, tuple[int, ...]]:
         """What fftc pins the ONNX file's shapes to (its batch is symbolic)."""
@@ -142,6 +152,7 @@ def build_artifact(case: KitCase, target: str, out: Path, cache_dir: Path) -> Bu
     import fftc
     from fftc.api import CompileOptions
     from fftc.bench.export import cached_model
+    from fftc.codegen.cuda_schedule import cuda_knobs
 
     t0 = time.perf_counter()
     try:
@@ -155,7 +166,8 @@ def build_artifact(case: KitCase, target: str, out: Path, cache_dir: Path) -> Bu
     options = CompileOptions(input_shapes=case.input_shapes(), dtype=case.dtype if cuda else "fp32")
     t0 = time.perf_counter()
     try:
-        module = fftc.compile(model, target=target, options=options)
+        with cuda_knobs(case.knobs()):
+            module = fftc.compile(model, target=target, options=options)
     except FftcError as err:
         raise type(err)(f"{case.label}: {err}") from err
     compile_s = time.perf_counter() - t0
@@ -182,6 +194,11 @@ def on_monarch(decisions: list[str]) -> bool:
     return any(
         d.startswith("[lower] fft_conv") and "Monarch FFT convolution" in d for d in decisions
     )
+
+
+def fused_monarch(decisions: list[str]) -> bool:
+    """Whether the Monarch convolution became one fused CUDA kernel (the schedule line)."""
+    return any(d.startswith("[schedule]") and "monarch.fused:one kernel" in d for d in decisions)
 
 
 def _first_line(err: BaseException) -> str:

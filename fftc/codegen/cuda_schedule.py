@@ -7,6 +7,11 @@
   path uses, then every remaining block gets the CUDA template registered
   for its tag (``monarch.matmul``: WMMA tensor cores, ``schedules/cuda/
   monarch.py``), or the thread-binding template (``schedules/cuda/threads.py``).
+* A PrimFunc holding exactly the Monarch stages of a two-factor plan (N <= 4096)
+  and its output block is first given the fused schedule (``schedules/cuda/
+  monarch_fused.py``: one CUDA kernel, every stage in shared memory) unless its
+  knob ``fused`` is off; when TVM or the shared-memory limit refuses it, the
+  stages get their own kernels as above, and the ``[schedule]`` line says why.
 * Every other PrimFunc gets TVM's dlight default GPU rules, in order:
   ``Matmul`` (WMMA tensor cores for fp16/bf16 operands when M, N, K > 64),
   ``GEMV``, ``Reduction``, ``GeneralReduction``, ``Fallback``.
@@ -19,16 +24,36 @@ error naming it: GPU code without thread bindings does not compile.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from fftc.codegen.schedule import ScheduleReport, _one_line, block_kernel, inline_untagged
 from fftc.codegen.tvm_api import Schedule, Target, dlight, ir, tirx
 from fftc.errors import CompileError
-from fftc.schedules.base import DefaultKnobs, KnobSource, lookup
+from fftc.schedules.base import DefaultKnobs, KnobSource, KnobValue, lookup
 
 log = logging.getLogger("fftc.schedule")
 
+#: the schedule report's name of the fused Monarch schedule
+FUSED_TAG = "monarch.fused"
 #: the attribute TVM (and dlight) use to mark a scheduled PrimFunc
 SCHEDULED_ATTR = "tirx.is_scheduled"
+
+
+#: knob values ``schedule_cuda`` uses when its caller passes none (see :func:`cuda_knobs`)
+_OVERRIDES: ContextVar[Mapping[str, KnobValue] | None] = ContextVar("fftc_cuda_knobs", default=None)
+
+
+@contextmanager
+def cuda_knobs(overrides: Mapping[str, KnobValue]) -> Iterator[None]:
+    """Within the block, CUDA builds (``fftc.compile``, ``fftc.codegen.build``) schedule
+    with these knob values instead of the defaults (e.g. ``{"fused": False}``)."""
+    token = _OVERRIDES.set(dict(overrides))
+    try:
+        yield
+    finally:
+        _OVERRIDES.reset(token)
 
 
 def _load_cuda_templates() -> None:
@@ -51,12 +76,16 @@ def has_fftc_kernel(func: tirx.PrimFunc) -> bool:
 def schedule_fftc_kernels(
     func: tirx.PrimFunc, target: Target, knobs: KnobSource | None = None
 ) -> tuple[tirx.PrimFunc, list[str]]:
-    """Schedule a PrimFunc holding fftc kernel blocks with the CUDA templates."""
+    """Schedule a PrimFunc holding fftc kernel blocks with the CUDA templates (a
+    two-factor Monarch function: fused into one kernel first, see module doc)."""
     _load_cuda_templates()
-    knobs = knobs or DefaultKnobs()
+    knobs = knobs or DefaultKnobs(_OVERRIDES.get() or {})
+    fused = _try_fused(func, target, knobs)
+    if isinstance(fused, tuple):
+        return fused[0], [f"{FUSED_TAG}:one kernel ({fused[1]})"]
     sch = Schedule(ir.IRModule({"main": func}))
     inline_untagged(sch)
-    used: list[str] = []
+    used: list[str] = [] if fused is None else [f"{FUSED_TAG}: {fused}"]
     for name in [str(sch.get(b).name_hint) for b in _leaf_blocks(sch)]:
         block = next((b for b in _leaf_blocks(sch) if sch.get(b).name_hint == name), None)
         if block is None:  # absorbed by an earlier template
@@ -67,6 +96,30 @@ def schedule_fftc_kernels(
         tmpl.apply(sch, block, target, knobs)
         used.append(f"{kind or 'untagged'}:{tmpl.kernel}")
     return sch.mod["main"], used
+
+
+def _try_fused(
+    func: tirx.PrimFunc, target: Target, knobs: KnobSource
+) -> tuple[tirx.PrimFunc, str] | str | None:
+    """``func`` fused into one kernel (with a summary), or why not (a Monarch function
+    the fused schedule refused), or None (not a two-factor Monarch function)."""
+    from fftc.schedules.cuda.monarch_fused import FusionRefused, apply_fused, monarch_output_block
+
+    sch = Schedule(ir.IRModule({"main": func}))
+    inline_untagged(sch)
+    out = monarch_output_block(sch, _leaf_blocks(sch))
+    if out is None:
+        return None
+    try:
+        summary = apply_fused(sch, out, target, knobs)
+    except FusionRefused as err:
+        why = str(err)
+    except Exception as err:  # a TVM schedule primitive refused it
+        why = f"TVM: {_one_line(err)}"
+    else:
+        return sch.mod["main"], summary
+    log.info("Monarch kernel not fused: %s", why)
+    return f"not fused ({why}); one kernel per stage"
 
 
 def dlight_rules() -> list[object]:

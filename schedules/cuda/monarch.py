@@ -9,6 +9,10 @@ when ``fft_conv`` was lowered to it (``fftc.codegen.lower.cuda_kernels``).
 * ``monarch.stage``: an elementwise stage (the padded input load, twiddles,
   spectrum product, the output with the epilogue Relax fused into it): one
   thread per output point.
+
+These give one kernel per stage (the staged schedule): for a two-factor plan
+``fftc.codegen.cuda_schedule`` first tries ``monarch_fused.py`` (one kernel) and
+uses these when its knob ``fused`` is off or it is refused.
 """
 
 from __future__ import annotations

@@ -102,6 +102,7 @@ def test_kit_layout(kit: Path) -> None:
     assert [a["label"] for a in index["artifacts"]] == ["L=64 fp32", "L=64 fp16"]
     assert index["reference"]["flashfftconv_h100_ms"]["32768"] == 26.3
     for entry in index["artifacts"]:
+        assert entry["variant"] == "default"
         with zipfile.ZipFile(kit / entry["file"]) as zf:
             manifest = json.loads(zf.read("manifest.json"))
         assert [s["name"] for s in manifest["inputs"]] == ["u", "pre", "post", "K"]
@@ -346,3 +347,15 @@ def test_cuda_runtime_library(tmp_path: Path) -> None:
         assert (tvm_lib / soname).is_file()
         assert info.cudart
         assert soname in info.cudart
+
+
+def test_cuda_kits_build_the_staged_variant_of_fused_lengths() -> None:
+    """L <= 2048 (N = 2L <= 4096: the fused Monarch kernel): the default (fused) build
+    and the staged one (``fused=False``), so the device times both; longer L one build."""
+    spec = device_kit.KitSpec("cuda:sm_90", (1024, 4096), ("fp16",), 64, 768, "3.12")
+    cases = spec.cases()
+    assert [c.label for c in cases] == ["L=1024 fp16", "L=1024 fp16 staged", "L=4096 fp16"]
+    assert [c.slug for c in cases] == ["L1024-fp16", "L1024-fp16-staged", "L4096-fp16"]
+    assert [c.knobs() for c in cases] == [{}, {"fused": False}, {}]
+    no_staged = device_kit.KitSpec("cuda:sm_90", (1024,), ("fp16",), 64, 768, "3.12", staged=False)
+    assert [c.label for c in no_staged.cases()] == ["L=1024 fp16"]

@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fftc.codegen.lower.registry import Expr, LowerContext
 from fftc.codegen.tvm_api import relax
 from fftc.errors import UsageError
 from fftc.ir import Node
 from fftc.ir.ops.spectral import FFTConvAttrs
+
+if TYPE_CHECKING:
+    from fftc.kernels.cuda.monarch import MonarchPlan
+    from fftc.kernels.cuda.outer import OuterPlan
 
 #: how each compute dtype runs the DFT matmuls
 _ENGINES = {
@@ -128,6 +133,18 @@ def lower_fft_conv_cuda(
     ctx.notes.append(
         f"{node.label}: Monarch FFT convolution {plan.describe()}, DFT matmuls in "
         f"{_ENGINES[ctx.compute_dtype]}; {padded}full spectrum from the one-sided one by "
-        f"Hermitian symmetry; {plan.stage_count} stages (one CUDA kernel each)"
+        f"Hermitian symmetry; {plan.stage_count} stages {_kernels_text(plan)}"
     )
     return [y]
+
+
+def _kernels_text(plan: MonarchPlan | OuterPlan) -> str:
+    """How the plan's stages become CUDA kernels (the schedule decides; see its line)."""
+    from fftc.kernels.cuda import outer
+
+    if not isinstance(plan, outer.OuterPlan):
+        return (
+            "fused into one CUDA kernel by the schedule (intermediates in shared memory; "
+            "one kernel per stage if the [schedule] line says not fused)"
+        )
+    return "(one CUDA kernel each)"

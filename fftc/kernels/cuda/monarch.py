@@ -28,9 +28,9 @@ registered here with the same generators; fp32 runs on CUDA cores.  The
 twiddle, spectrum product and epilogue are elementwise stages in float32,
 rounded to the compute dtype where they feed a matmul.
 
-Stages exchange their results through global memory (one kernel per stage):
-keeping them in shared memory/registers within one kernel is the next step
-(see docs/architecture.md, "CUDA").  :func:`reference_stages` is a NumPy
+On CUDA the stages run as one kernel, every intermediate in shared memory
+(:mod:`.fused`), or, staged, one kernel per stage exchanging rows through
+global memory (see docs/architecture.md, "CUDA").  :func:`reference_stages` is a NumPy
 model of exactly this decomposition, with the same roundings.
 """
 
@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from fftc.codegen.tvm_api import Schedule, ir, te, tirx
+from fftc.codegen.tvm_api import ir, te, tirx
 from fftc.errors import UsageError
 from fftc.schedules.base import KERNEL_ATTR
 
@@ -73,7 +73,7 @@ class MonarchPlan:
     n1: int
     n2: int
 
-    #: kernels of one convolution: four DFT matmuls and five elementwise stages
+    #: stages of one convolution: four DFT matmuls and five elementwise stages
     stage_count = 9
 
     def describe(self) -> str:
@@ -478,20 +478,15 @@ ELEMENTWISE_BLOCKS = ("x1", "t1", "p", "t3", "out")
 
 
 def build_monarch_module(
-    rows: int, heads: int, n: int, dtype: str, target: Any
+    rows: int, heads: int, n: int, dtype: str, target: Any, fused: bool = True
 ) -> tuple[ir.IRModule, MonarchPlan]:
     """The kernel as an IRModule (function ``main``), scheduled for ``target``
-    (a TVM target: ``cuda`` gets tensor cores for fp16/bf16; others stay unscheduled)."""
-    from fftc.kernels.cuda.tensorcore import schedule_elementwise, schedule_matmul
+    (``cuda``: one fused kernel, or with ``fused=False`` or when fusion is refused one
+    kernel per stage, tensor cores for fp16/bf16; others stay unscheduled)."""
+    from fftc.kernels.cuda.fused import schedule_module
 
     plan = monarch_factors(n)
-    func = monarch_prim_func(rows, heads, plan, dtype)
-    mod = ir.IRModule({"main": func})
+    mod = ir.IRModule({"main": monarch_prim_func(rows, heads, plan, dtype)})
     if str(target.kind.name) != "cuda":
         return mod, plan
-    sch = Schedule(mod)
-    for name in MATMUL_BLOCKS:
-        schedule_matmul(sch, sch.get_sblock(name), dtype)
-    for name in ELEMENTWISE_BLOCKS:
-        schedule_elementwise(sch, sch.get_sblock(name), ELEMENTWISE_THREADS)
-    return sch.mod, plan
+    return schedule_module(mod, dtype, target, fused), plan

@@ -61,6 +61,53 @@ def wmma_intrinsics(dtype: str) -> dict[str, str]:
     return names
 
 
+_BF16_SHARED_REGISTERED = False
+
+
+def shared_wmma_intrinsics(dtype: str, store_scope: str) -> dict[str, str]:
+    """WMMA intrinsics of the fused kernel (``fused.py``): fragments loaded from
+    ``shared.dyn``, accumulators stored to ``shared.dyn``; bf16 loads registered here."""
+    tc = _tensor_intrinsics()
+    if dtype == "float16":
+        group: dict[str, str] = tc.get_wmma_intrin_group(
+            load_scope="shared.dyn", store_scope=store_scope, in_dtype="float16",
+            out_dtype="float32", trans_b=False,
+        )  # fmt: skip
+        return group
+    if dtype != "bfloat16":
+        raise ValueError(f"no WMMA intrinsics for {dtype}")
+    global _BF16_SHARED_REGISTERED
+    names = {
+        **wmma_intrinsics("bfloat16"),
+        "load_a": "fftc_wmma_load_16x16x16_bf16_a_shared_dyn",
+        "load_b": "fftc_wmma_load_16x16x16_bf16_b_shared_dyn",
+        "store": f"wmma_store_16x16x16_f32_{store_scope.replace('.', '_')}",
+    }
+    if not _BF16_SHARED_REGISTERED:
+        register = tc.TensorIntrin.register
+        for key, is_b in (("load_a", False), ("load_b", True)):
+            register(names[key], *tc.get_wmma_load_intrin(16, 16, 16, "bfloat16", "shared.dyn",
+                                                          is_b, False))  # fmt: skip
+        _BF16_SHARED_REGISTERED = True
+    return names
+
+
+_GLOBAL_LOADS: set[str] = set()
+
+
+def global_wmma_load(dtype: str, is_b: bool) -> str:
+    """A WMMA fragment load straight from global memory (registered here from TVM's
+    generator; TVM registers shared-memory loads only)."""
+    short = {"float16": "f16", "bfloat16": "bf16"}[dtype]
+    name = f"fftc_wmma_load_16x16x16_{short}_{'b' if is_b else 'a'}_global"
+    if name not in _GLOBAL_LOADS:
+        tc = _tensor_intrinsics()
+        tc.TensorIntrin.register(name, *tc.get_wmma_load_intrin(16, 16, 16, dtype, "global",
+                                                                 is_b, False))  # fmt: skip
+        _GLOBAL_LOADS.add(name)
+    return name
+
+
 def _tensor_intrinsics() -> Any:
     """TVM's CUDA tensor intrinsics module, imported from a fresh thread.
 

@@ -1,0 +1,284 @@
+"""The fused Monarch schedule: one CUDA kernel per two-factor Monarch convolution.
+
+The staged schedule (:mod:`.tensorcore`) launches one kernel per stage and the
+stages exchange rows through global memory.  Here every stage of a row runs in
+one thread block (``blockIdx.x`` = row) of ``warps x 32`` threads
+(``threadIdx.y`` x ``threadIdx.x``, the same extents for every stage):
+
+* the last matmul's (``c4``) row loop is the anchor: the output block (several
+  row axes flattened into one; any length; a strided output is refused by TVM,
+  see ``schedules/cuda/monarch_fused.py``) is ``reverse_compute_at`` it, every earlier
+  stage (``t3``, ..., ``x1``) ``compute_at`` it, so each stage computes exactly
+  one whole row (anchoring on the output instead would shrink ``c4`` to the
+  points a shorter output reads, no longer whole 16x16 tiles);
+* every intermediate (``x1, c1, t1, c2, p, c3, t3, c4``) lives in shared
+  memory.  The fp16/bf16 ones (and the staged DFT matrices) in ``shared.dyn``:
+  TVM merges a kernel's dynamic shared buffers into one allocation and reuses
+  space between buffers whose lifetimes do not overlap
+  (``MergeSharedMemoryAllocations``); its CUDA runtime sets
+  ``CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES`` at a kernel's first launch
+  when it asks for >= 48 KiB (``src/runtime/cuda/cuda_module.cc``), so a block
+  may then use the arch's opt-in limit (227 KiB on sm_90, 163 KiB on sm_80);
+  below that, static + dynamic must fit in 48 KiB.  The
+  float32 results of fp16/bf16 matmuls (``c1 .. c4``) live in static
+  ``shared`` instead, one buffer reused by all four (``StorageRewrite``): TVM
+  0.27's merge of ``shared.dyn`` buffers of mixed dtypes rewrites the WMMA
+  load/store ``tvm_access_ptr`` onto a buffer of the wrong element type
+  (``LowerIntrin``: "tvm_access_ptr element type must match the source
+  buffer").  fp32 kernels keep everything in ``shared.dyn`` (no WMMA);
+* fp16/bf16 matmuls: WMMA 16x16x16; fragments of the per-row operand are loaded
+  from shared memory, those of the DFT matrix from global memory (``tables=
+  "global"``, L1/L2-resident) or from a copy the block stages in shared memory
+  (``tables="shared"``); each warp loops over its output
+  tiles (tile ``t`` on warp ``t % warps``) and stores its accumulators to the
+  stage's shared buffer; fp32 matmuls are loops over the block's threads (one
+  output point per thread and step, the reduction serial);
+* the elementwise stages are loops over all threads of the block; the output
+  stage (with the epilogue Relax fused into it) writes global memory once;
+* ``__syncthreads()`` between stages comes from TVM's storage-sync pass
+  (``ThreadSync("shared")`` / ``("shared.dyn")``), which sees the shared-memory
+  dependencies (the WMMA loads/stores through their ``tvm_access_ptr``).
+
+WMMA warps must own whole tiles: the warps used are ``gcd(warps, tiles of the
+smallest matmul)`` (``N / 256`` tiles for ``c4``): 1 at N = 256, 4 at 1024,
+8 at 4096 with the default ``warps=8``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from fftc.codegen.tvm_api import Schedule, tirx
+
+from .monarch import MATMUL_BLOCKS, TILE
+from .tensorcore import WARP, global_wmma_load, shared_wmma_intrinsics
+
+#: scope of the intermediates (and staged DFT matrices) of the fused kernel
+SCOPE = "shared.dyn"
+#: scope of the matmuls' float32 results when their operands are fp16/bf16 (see module doc)
+ACC_SCOPE = "shared"
+#: the stages before the output, in dataflow order (producer first)
+STAGES = ("x1", "c1", "t1", "c2", "p", "c3", "t3", "c4")
+
+
+class FusionRefused(Exception):
+    """The fused schedule does not apply to this function (the reason is the message)."""
+
+
+def warps_used(tile_counts: list[int], warps: int, dtype: str) -> int:
+    """Warps per thread block: the knob, reduced so every WMMA warp owns whole tiles."""
+    if dtype == "float32":
+        return warps
+    return math.gcd(warps, *tile_counts)
+
+
+def _extent(sch: Schedule, loop: Any) -> int:
+    return int(sch.get(loop).extent)
+
+
+def _bind_threads(sch: Schedule, loop: Any, warps: int) -> None:
+    """Split ``loop`` over ``warps x 32`` threads, the rest serial outside."""
+    _, ty, tx = sch.split(loop, factors=[None, warps, WARP])
+    sch.bind(ty, "threadIdx.y")
+    sch.bind(tx, "threadIdx.x")
+
+
+def _thread_loop(sch: Schedule, block: Any) -> Any:
+    """The block's own loops (after the row loop) fused and spread over the threads."""
+    loops = sch.get_loops(block)[1:]
+    return loops[0] if len(loops) == 1 else sch.fuse(*loops)
+
+
+def schedule_fused(
+    sch: Schedule, out_name: str, dtype: str, warps: int, tables: str = "global"
+) -> int:
+    """Fuse the Monarch stages of ``sch`` (blocks named as in :data:`STAGES`, output
+    block ``out_name``) into one kernel; returns the warps per block used.  ``tables``:
+    where fp16/bf16 matmuls load their DFT-matrix fragments from (``global``, or
+    ``shared``: staged into shared memory by the block first)."""
+    blocks = {name: sch.get_sblock(name) for name in (*STAGES, out_name)}
+    tiles = [_tile_count(sch, blocks[name]) for name in MATMUL_BLOCKS]
+    used = warps_used(tiles, warps, dtype)
+    # the last matmul's row loop is the anchor: the output stage follows it (all its
+    # points of that row, however few it keeps), the other stages precede it
+    row = sch.get_loops(blocks["c4"])[0]
+    _flatten_rows(sch, blocks[out_name])
+    sch.reverse_compute_at(blocks[out_name], row, preserve_unit_loops=False)
+    for name in reversed(STAGES[:-1]):
+        sch.compute_at(blocks[name], row, preserve_unit_loops=False)
+    _require_whole_rows(sch, blocks)
+    sch.bind(row, "blockIdx.x")
+    _bind_threads(sch, _thread_loop(sch, blocks[out_name]), used)
+    for name in STAGES:
+        if name in MATMUL_BLOCKS:
+            _schedule_matmul(sch, blocks[name], dtype, used, tables)
+        else:
+            sch.set_scope(blocks[name], 0, SCOPE)
+            _bind_threads(sch, _thread_loop(sch, blocks[name]), used)
+    return used
+
+
+def _flatten_rows(sch: Schedule, block: Any) -> None:
+    """Give an output block with several row axes (e.g. ``(B, H, L)``) one row axis, so
+    ``reverse_compute_at`` can map it onto the stages' flat row ``r``."""
+    dims = [iv.dom.extent for iv in sch.get(block).iter_vars]
+    if len(dims) <= 2:
+        return
+
+    def rows_then_point(*index: Any) -> tuple[Any, Any]:
+        row = index[0]
+        for i, extent in zip(index[1:-1], dims[1:-1], strict=True):
+            row = row * extent + i
+        return row, index[-1]
+
+    dtype = str(dims[0].ty.dtype)
+    index_map = tirx.IndexMap.from_func(rows_then_point, ndim=len(dims), index_dtype=dtype)
+    sch.transform_block_layout(block, index_map)
+
+
+def _tile_count(sch: Schedule, block: Any) -> int:
+    """Output tiles (16x16) of one row of a matmul block, before fusion."""
+    _, i, j, _ = sch.get_loops(block)
+    return (_extent(sch, i) // TILE) * (_extent(sch, j) // TILE)
+
+
+def _require_whole_rows(sch: Schedule, blocks: dict[str, Any]) -> None:
+    """After compute_at every matmul must still cover its whole row (tile multiples)."""
+    for name in MATMUL_BLOCKS:
+        _, i, j, k = sch.get_loops(blocks[name])
+        for loop in (i, j, k):
+            if _extent(sch, loop) % TILE:
+                raise FusionRefused(
+                    f"stage {name} computes a partial row ({_extent(sch, loop)} points "
+                    f"along one axis, not a multiple of {TILE})"
+                )
+
+
+def _schedule_matmul(sch: Schedule, block: Any, dtype: str, warps: int, tables: str) -> None:
+    if dtype == "float32":
+        _matmul_on_cuda_cores(sch, block, warps)
+    else:
+        _matmul_on_tensor_cores(sch, block, dtype, warps, tables)
+
+
+def _matmul_on_cuda_cores(sch: Schedule, block: Any, warps: int) -> None:
+    """One output point per thread and step, the reduction serial; result in shared."""
+    sch.set_scope(block, 0, SCOPE)
+    _, i, j, k = sch.get_loops(block)
+    _bind_threads(sch, sch.fuse(i, j), warps)
+    sch.decompose_reduction(block, k)
+
+
+def _constant_operand(sch: Schedule, block: Any) -> int:
+    """Which read of a matmul block is the DFT matrix (the one not in shared memory)."""
+    for index, region in enumerate(sch.get(block).reads):
+        if str(region.source.scope()) not in (SCOPE, ACC_SCOPE):
+            return index
+    raise FusionRefused(f"matmul {sch.get(block).name_hint} has no constant operand")
+
+
+def _matmul_on_tensor_cores(sch: Schedule, block: Any, dtype: str, warps: int, tables: str) -> None:
+    """WMMA: tiles over warps, the per-row operand's fragments from shared memory, the
+    DFT matrix's from ``tables`` memory, accumulators stored to shared memory."""
+    intrin = shared_wmma_intrinsics(dtype, ACC_SCOPE)
+    row, i, j, k = sch.get_loops(block)
+    i0, i1 = sch.split(i, factors=[None, TILE])
+    j0, j1 = sch.split(j, factors=[None, TILE])
+    k0, k1 = sch.split(k, factors=[None, TILE])
+    sch.reorder(i0, j0, k0, i1, j1, k1)
+    inner = block
+    outer = sch.blockize(i1)
+    tile = sch.fuse(i0, j0)
+    _, warp = sch.split(tile, factors=[None, warps])
+    sch.bind(warp, "threadIdx.y")
+
+    const = _constant_operand(sch, outer)
+    if tables == "shared":
+        copy = sch.cache_read(outer, const, SCOPE)
+        sch.compute_at(copy, row, preserve_unit_loops=False)
+        _bind_threads(sch, _thread_loop(sch, copy), warps)
+    load = {0: intrin["load_a"], 1: intrin["load_b"]}
+    if tables == "global":
+        load[const] = global_wmma_load(dtype, is_b=const == 1)
+    frag_a = sch.cache_read(outer, 0, "wmma.matrix_a")
+    frag_b = sch.cache_read(outer, 1, "wmma.matrix_b")
+    sch.compute_at(frag_a, k0)
+    sch.compute_at(frag_b, k0)
+    acc = sch.cache_write(outer, 0, "wmma.accumulator")
+    sch.reverse_compute_at(acc, warp)
+    sch.set_scope(acc, 0, ACC_SCOPE)
+
+    init = sch.decompose_reduction(outer, k0)
+    init_inner = sch.get_child_blocks(init)[0]
+    sch.tensorize(sch.get_loops(frag_a)[-2], load[0])
+    sch.tensorize(sch.get_loops(frag_b)[-2], load[1])
+    sch.tensorize(sch.get_loops(init_inner)[-2], intrin["init"])
+    sch.tensorize(sch.get_loops(inner)[-3], intrin["compute"])
+    store_i, store_j = sch.get_loops(acc)[-2:]
+    si0, si1 = sch.split(store_i, factors=[None, TILE])
+    sj0, sj1 = sch.split(store_j, factors=[None, TILE])
+    sch.reorder(si0, sj0, si1, sj1)
+    sch.tensorize(si1, intrin["store"])
+
+
+#: shared allocations as TVMScript prints them after lowering (shape, dtype)
+_SHARED_ALLOC = re.compile(
+    r'alloc_buffer\(\(([\d, ]+)\),(?: "(\w+)",)? scope="(shared(?:\.dyn)?)"\)'
+    r'|alloc_shared\(\(([\d, ]+)\)(?:, "(\w+)")?\)'
+)
+
+
+def shared_memory_bytes(mod: Any, target: Any) -> dict[str, tuple[int, int]]:
+    """Shared memory per thread block of each kernel of the scheduled ``mod`` after
+    TVM's lowering (``shared.dyn`` merged, ``shared`` reused): ``{function: (static,
+    dynamic) bytes}`` (ptxas reports only the static part)."""
+    from fftc.codegen.tvm_api import tvm
+
+    # SplitHostDevice splits out kernels only of functions with a global symbol
+    named = {g: f.with_attr("global_symbol", g.name_hint) for g, f in mod.functions_items()}
+    with target:
+        bound = tvm.tirx.transform.BindTarget(target)(tvm.ir.IRModule(named))
+        lowered = tvm.s_tir.pipeline.default_s_tir_pipeline()[0](bound)
+    sizes: dict[str, tuple[int, int]] = {}
+    for gvar, func in lowered.functions_items():
+        if "calling_conv" not in func.attrs or int(func.attrs["calling_conv"]) != 2:
+            continue  # not a device kernel (2: kDeviceKernelLaunch)
+        used = [0, 0]
+        for m in _SHARED_ALLOC.finditer(func.script()):
+            shape, dtype = m.group(1) or m.group(4), m.group(2) or m.group(5) or "float32"
+            elements = math.prod(int(d) for d in shape.replace(" ", "").strip(",").split(","))
+            used[m.group(3) == "shared.dyn"] += elements * tvm.runtime.DataType(dtype).bits // 8
+        sizes[str(gvar.name_hint)] = (used[0], used[1])
+    return sizes
+
+
+def schedule_module(mod: Any, dtype: str, target: Any, fused: bool = True) -> Any:
+    """The standalone kernel's module (``monarch.build_monarch_module``) scheduled: fused
+    (the ``monarch.fused`` template, default knobs) unless ``fused`` is False or the
+    template refuses it, else staged (one kernel per stage)."""
+    from fftc.schedules.base import DefaultKnobs
+    from fftc.schedules.cuda.monarch_fused import apply_fused
+
+    if fused:
+        sch = Schedule(mod)
+        try:
+            apply_fused(sch, sch.get_sblock("out"), target, DefaultKnobs())
+            return sch.mod
+        except Exception:  # refused (FusionRefused) or a TVM primitive failed: staged
+            pass
+    return schedule_staged(mod, dtype)
+
+
+def schedule_staged(mod: Any, dtype: str) -> Any:
+    """One kernel per stage: the WMMA / thread templates of :mod:`.tensorcore`."""
+    from .monarch import ELEMENTWISE_BLOCKS, ELEMENTWISE_THREADS
+    from .tensorcore import schedule_elementwise, schedule_matmul
+
+    sch = Schedule(mod)
+    for name in MATMUL_BLOCKS:
+        schedule_matmul(sch, sch.get_sblock(name), dtype)
+    for name in ELEMENTWISE_BLOCKS:
+        schedule_elementwise(sch, sch.get_sblock(name), ELEMENTWISE_THREADS)
+    return sch.mod

@@ -1,0 +1,161 @@
+"""The fused Monarch template: one CUDA kernel per two-factor Monarch ``fft_conv``.
+
+This template schedules a whole PrimFunc, not one block: given the output block
+of a function whose other blocks are exactly the Monarch stages of a
+:class:`~fftc.kernels.cuda.monarch.MonarchPlan` (``x1, c1, t1, c2, p, c3, t3,
+c4``, tagged ``monarch.matmul`` / ``monarch.stage``; any epilogue already inlined
+into the output block), it fuses every stage into one kernel
+(:mod:`fftc.kernels.cuda.fused`: one thread block per row, intermediates in
+shared memory, WMMA for fp16/bf16, loops over the block's threads for fp32).
+
+Knobs:
+
+* ``fused`` (default True): False keeps the staged schedule (one kernel per
+  stage, ``schedules/cuda/monarch.py``);
+* ``warps`` (default 8: 256 threads): warps per thread block, reduced for
+  fp16/bf16 so every warp owns whole 16x16 tiles of every matmul (1 warp at
+  N = 256, 4 at 1024, 8 at 4096).  8 warps give each warp 2-4 tiles per matmul
+  at N = 4096, and three or four such blocks (<= 48 KiB of shared memory, 48-80
+  registers per thread from ptxas) fit an H100 SM; 16 would leave each warp one tile of the last
+  matmul with nothing to overlap;
+* ``tables`` (default ``global``): fp16/bf16 fragments of the DFT matrices are
+  loaded from global memory (L1/L2-resident, shared by every block); ``shared``
+  stages each matrix into shared memory per row first (more shared memory:
+  N = 2048 would need 16 + 40 KiB, over the 48 KiB a kernel without the opt-in
+  may use, and is refused).
+
+``fftc.codegen.cuda_schedule`` calls :func:`apply_fused` first for such a
+function; when it raises :class:`FusionRefused` (or any TVM error) the function
+gets the staged templates and the reason goes into the ``[schedule]`` line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from fftc.kernels.cuda.fused import STAGES, FusionRefused, schedule_fused, shared_memory_bytes
+from fftc.kernels.cuda.monarch import MATMUL_TAG, STAGE_TAG
+
+from ..base import Knob, KnobSource, template
+
+FUSED_TAG = "monarch.fused"  # = fftc.codegen.cuda_schedule.FUSED_TAG
+
+FUSED = Knob(
+    "fused",
+    (True, False),
+    True,
+    "Monarch fft_conv (N <= 4096) as one CUDA kernel (stages in shared memory); "
+    "False: one kernel per stage",
+)
+WARPS = Knob(
+    "warps",
+    (4, 8, 16),
+    8,
+    "warps per thread block of the fused Monarch kernel (fp16/bf16: reduced so "
+    "each warp owns whole 16x16 tiles)",
+)
+
+TABLES = Knob(
+    "tables",
+    ("global", "shared"),
+    "global",
+    "where the fused kernel's fp16/bf16 matmuls load DFT-matrix fragments from: global "
+    "memory (L1/L2) or a copy the block stages in shared memory per row",
+)
+
+#: static shared memory a block may use without the opt-in (TVM's ``shared`` scope), when
+#: the target does not say (``max_shared_memory_per_block``: fftc's CUDA targets say 48 KiB)
+STATIC_LIMIT = 48 * 1024
+#: a test hook: the shared-memory limit per block instead of the arch's
+_LIMIT_OVERRIDE: ContextVar[int | None] = ContextVar("fftc_fused_shared_limit", default=None)
+
+
+@contextmanager
+def shared_limit_override(limit: int) -> Iterator[None]:
+    """Within the block, refuse fused kernels above ``limit`` bytes of shared memory."""
+    token = _LIMIT_OVERRIDE.set(limit)
+    try:
+        yield
+    finally:
+        _LIMIT_OVERRIDE.reset(token)
+
+
+def shared_limit(target: Any) -> int:
+    """Shared memory one block of ``target`` may use: the arch's opt-in limit (TVM's
+    CUDA runtime sets ``CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES`` for kernels
+    asking >= 48 KiB of dynamic shared memory), 227 KiB on sm_90, 163 KiB on sm_80."""
+    from fftc.codegen.cuda import arch_info
+
+    override = _LIMIT_OVERRIDE.get()
+    if override is not None:
+        return override
+    arch = str(target.attrs.get("arch", ""))
+    try:
+        return arch_info(arch).max_shared_bytes
+    except Exception:
+        return STATIC_LIMIT
+
+
+def monarch_output_block(sch: Any, blocks: list[Any]) -> Any | None:
+    """The output block if ``blocks`` are exactly a two-factor Monarch function's."""
+    from fftc.codegen.schedule import block_kernel
+
+    names = {str(sch.get(b).name_hint): b for b in blocks}
+    if not set(STAGES) <= set(names) or len(names) != len(STAGES) + 1:
+        return None
+    if any(block_kernel(sch, names[n]) not in (MATMUL_TAG, STAGE_TAG) for n in STAGES):
+        return None
+    (out,) = (b for n, b in names.items() if n not in STAGES)
+    return out if block_kernel(sch, out) == STAGE_TAG else None
+
+
+def operand_dtype(sch: Any) -> str:
+    """The compute dtype: that of the first matmul's operands."""
+    return str(sch.get(sch.get_sblock("c1")).reads[1].source.dtype)
+
+
+@template(FUSED_TAG, "cuda", knobs=[FUSED, WARPS, TABLES])
+def monarch_fused(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
+    """Fuse the function of output block ``block`` into one kernel (see module doc)."""
+    apply_fused(sch, block, target, knobs)
+
+
+def apply_fused(sch: Any, block: Any, target: Any, knobs: KnobSource) -> str:
+    """:func:`monarch_fused`; returns a summary for the schedule report.  Raises
+    :class:`FusionRefused` when the ``fused`` knob is off or the kernel would use
+    more shared memory than one block of ``target`` may."""
+    if not knobs.get(FUSED):
+        raise FusionRefused("knob fused=False")
+    dtype = operand_dtype(sch)
+    out_name = str(sch.get(block).name_hint)
+    warps = schedule_fused(sch, out_name, dtype, int(knobs.get(WARPS)), str(knobs.get(TABLES)))
+    static, dynamic = _shared_use(sch.mod, target)
+    total, limit = static + dynamic, shared_limit(target)
+    static_limit = int(target.attrs.get("max_shared_memory_per_block", STATIC_LIMIT))
+    if static > static_limit:
+        raise FusionRefused(
+            f"the fused kernel needs {static} bytes of static shared memory (limit {static_limit})"
+        )
+    if total > limit:
+        raise FusionRefused(
+            f"the fused kernel needs {total} bytes of shared memory per block (limit {limit})"
+        )
+    if total > STATIC_LIMIT and dynamic < STATIC_LIMIT:
+        raise FusionRefused(
+            f"the fused kernel needs {static} + {dynamic} bytes of static + dynamic shared "
+            f"memory: over {STATIC_LIMIT} in all, and TVM opts in to more only for "
+            f">= {STATIC_LIMIT} bytes of dynamic shared memory"
+        )
+    return f"{warps} warps, {total} B shared"
+
+
+def _shared_use(mod: Any, target: Any) -> tuple[int, int]:
+    """(static, dynamic) shared bytes of the one kernel of ``mod``."""
+    sizes = shared_memory_bytes(mod, target)
+    if len(sizes) != 1:
+        raise FusionRefused(f"the fused schedule made {len(sizes)} kernels, not one")
+    ((static, dynamic),) = sizes.values()
+    return static, dynamic
