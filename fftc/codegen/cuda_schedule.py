@@ -78,12 +78,22 @@ def schedule_fftc_kernels(
 ) -> tuple[tirx.PrimFunc, list[str]]:
     """Schedule a PrimFunc holding fftc kernel blocks with the CUDA templates (a
     two-factor Monarch function: fused into one kernel first, see module doc)."""
-    _load_cuda_templates()
     knobs = knobs or DefaultKnobs(_OVERRIDES.get() or {})
-    fused = _try_fused(func, target, knobs)
+    sch, used = schedule_kernels(Schedule(ir.IRModule({"main": func})), target, knobs)
+    return sch.mod["main"], used
+
+
+def schedule_kernels(
+    sch: Schedule, target: Target, knobs: KnobSource
+) -> tuple[Schedule, list[str]]:
+    """:func:`schedule_fftc_kernels` on the function ``main`` of ``sch``: the scheduled
+    Schedule (``sch`` itself, or a copy of it when fused: its trace continues ``sch``'s,
+    which ``fftc tune`` uses to trace knob choices into design spaces) and the templates
+    used."""
+    _load_cuda_templates()
+    fused = _try_fused(sch, target, knobs)
     if isinstance(fused, tuple):
         return fused[0], [f"{FUSED_TAG}:one kernel ({fused[1]})"]
-    sch = Schedule(ir.IRModule({"main": func}))
     inline_untagged(sch)
     used: list[str] = [] if fused is None else [f"{FUSED_TAG}: {fused}"]
     for name in [str(sch.get(b).name_hint) for b in _leaf_blocks(sch)]:
@@ -95,17 +105,17 @@ def schedule_fftc_kernels(
         assert tmpl is not None
         tmpl.apply(sch, block, target, knobs)
         used.append(f"{kind or 'untagged'}:{tmpl.kernel}")
-    return sch.mod["main"], used
+    return sch, used
 
 
 def _try_fused(
-    func: tirx.PrimFunc, target: Target, knobs: KnobSource
-) -> tuple[tirx.PrimFunc, str] | str | None:
-    """``func`` fused into one kernel (with a summary), or why not (a Monarch function
-    the fused schedule refused), or None (not a two-factor Monarch function)."""
+    base: Schedule, target: Target, knobs: KnobSource
+) -> tuple[Schedule, str] | str | None:
+    """A copy of ``base`` fused into one kernel (with a summary), or why not (a Monarch
+    function the fused schedule refused), or None (not a two-factor Monarch function)."""
     from fftc.schedules.cuda.monarch_fused import FusionRefused, apply_fused, monarch_output_block
 
-    sch = Schedule(ir.IRModule({"main": func}))
+    sch = base.copy()
     inline_untagged(sch)
     out = monarch_output_block(sch, _leaf_blocks(sch))
     if out is None:
@@ -117,7 +127,7 @@ def _try_fused(
     except Exception as err:  # a TVM schedule primitive refused it
         why = f"TVM: {_one_line(err)}"
     else:
-        return sch.mod["main"], summary
+        return sch, summary
     log.info("Monarch kernel not fused: %s", why)
     return f"not fused ({why}); one kernel per stage"
 

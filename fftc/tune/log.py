@@ -182,6 +182,10 @@ class TuningLog:
         """``lookup(name, func)`` for :func:`fftc.codegen.build.build`: the best logged
         schedule of ``func``, or why there is none."""
         database = self.database
+        if str(target.kind.name) == "cuda":  # traces name fftc's WMMA intrinsics
+            from fftc.kernels.cuda.tensorcore import register_all
+
+            register_all()
 
         def find(name: str, func: tirx.PrimFunc) -> tirx.PrimFunc | str:
             key = workload_key(func)

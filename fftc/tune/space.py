@@ -1,7 +1,8 @@
 """Design spaces: fftc's schedule templates with their knobs, and MetaSchedule's rules.
 
 **Knob spaces** (every task): the task's PrimFunc is scheduled by the same
-driver as a default build (``fftc.codegen.schedule.schedule_blocks``), first
+driver as a default build (``fftc.codegen.schedule.schedule_blocks``; for CUDA
+``fftc.codegen.cuda_schedule.schedule_kernels``, fused Monarch kernel included), first
 with every knob at its default to see which knobs its templates read, then
 once per *assignment* of those knobs.  Each assignment is recorded in the
 schedule's trace as ``sample_categorical`` decisions (one per knob, the
@@ -56,11 +57,22 @@ class RecordingKnobs:
         return DefaultKnobs(self.values).get(knob)
 
 
+def schedule_for(sch: Schedule, target: Target, knobs: Any) -> Schedule:
+    """``sch``'s function scheduled by the default build's driver for ``target`` (the
+    returned Schedule's trace continues ``sch``'s)."""
+    if str(target.kind.name) == "cuda":
+        from fftc.codegen.cuda_schedule import schedule_kernels
+
+        return schedule_kernels(sch, target, knobs)[0]
+    schedule_blocks(sch, target, knobs)
+    return sch
+
+
 def knobs_read(sch: Schedule, target: Target) -> list[Knob] | None:
     """The knobs the templates read when scheduling ``sch``'s function; None if they fail."""
     probe = RecordingKnobs()
     try:
-        schedule_blocks(sch.copy(), target, probe)
+        schedule_for(sch.copy(), target, probe)
     except Exception:  # the template fails: this task has no knob space
         return None
     return sorted(probe.read.values(), key=lambda k: k.name)
@@ -93,7 +105,7 @@ def _space(
         )
         fixed[knob.name] = knob.choices[int(space.get(rv))]
     try:
-        schedule_blocks(space, target, DefaultKnobs(fixed))
+        space = schedule_for(space, target, DefaultKnobs(fixed))
     except Exception:  # this assignment does not apply to this function
         return None
     if unguarded_writes(space.mod["main"]):

@@ -313,3 +313,22 @@ def test_tables_in_shared_memory_over_48_kib_without_the_opt_in_fall_back() -> N
     )
     _, used = schedule_fftc_kernels(func, target, DefaultKnobs({"tables": "global"}))
     assert used == ["monarch.fused:one kernel (8 warps, 24576 B shared)"]
+
+
+def test_a_cuda_tuning_log_replays_with_fftcs_own_intrinsics() -> None:
+    """A logged CUDA schedule's trace names intrinsics fftc registers itself (bf16, loads
+    from global memory or shared.dyn): ``register_all`` (called by a CUDA log's lookup)
+    makes them all known to TVM before anything has been scheduled in the process."""
+    from fftc.codegen.tvm_api import cuda_tensor_intrinsics
+    from fftc.kernels.cuda import tensorcore
+
+    tensorcore.register_all()
+    tensorcore.register_all()  # idempotent
+    names = [
+        *tensorcore.wmma_intrinsics("bfloat16").values(),
+        *tensorcore.shared_wmma_intrinsics("bfloat16", "shared.dyn").values(),
+        tensorcore.global_wmma_load("float16", is_b=True),
+        tensorcore.global_wmma_load("bfloat16", is_b=False),
+    ]
+    registry = cuda_tensor_intrinsics().TensorIntrin
+    assert all(registry.get(name) is not None for name in names)

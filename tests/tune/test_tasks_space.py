@@ -68,3 +68,22 @@ def test_assignments_put_the_default_first_and_respect_the_limit(tasks: list[Tas
     few = assignments(knobs, 5, seed=3)
     assert len(few) == 5
     assert few[0] == every[0]
+
+
+def test_cuda_monarch_task_has_fused_and_staged_spaces(examples_dir: Path):
+    """On CUDA the Monarch FFT convolution's task is searched over the fused template's
+    knobs (fused, warps, tables), the choices traced like the CPU templates'."""
+    spec = parse_target("cuda:sm_90")
+    target = tvm_target(spec)
+    tasks = extract_tasks(examples_dir / "onnx" / "hyena_block.onnx", spec)
+    (monarch,) = [t for t in tasks if "monarch.matmul" in t.kernels]
+    knobs = knobs_read(Schedule(monarch.mod), target)
+    assert knobs is not None
+    assert {"fused", "warps", "tables"} <= {k.name for k in knobs}
+    spaces = knob_spaces(Schedule(monarch.mod), target)
+    scripts = [space.mod["main"].script() for space in spaces]
+    fused = [s for s in scripts if "shared" in s and s.count('"blockIdx.x"') == 1]
+    assert fused  # fused kernels ...
+    assert len(fused) < len(scripts)  # ... and the staged one
+    samples = [i for i in spaces[0].trace.insts if i.kind.name == "SampleCategorical"]
+    assert len(samples) == len(knobs)

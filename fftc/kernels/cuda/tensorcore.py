@@ -108,6 +108,18 @@ def global_wmma_load(dtype: str, is_b: bool) -> str:
     return name
 
 
+def register_all() -> None:
+    """Register every WMMA intrinsic fftc's CUDA templates may name, so that a logged
+    schedule (a trace naming them) replays in a process that has not run the
+    templates yet (``fftc compile --tuning-log`` for a CUDA target)."""
+    for dtype in ("float16", "bfloat16"):
+        wmma_intrinsics(dtype)
+        for scope in ("shared", "shared.dyn", "global"):
+            shared_wmma_intrinsics(dtype, scope)
+        for is_b in (False, True):
+            global_wmma_load(dtype, is_b)
+
+
 def _tensor_intrinsics() -> Any:
     """TVM's CUDA tensor intrinsics module, imported from a fresh thread.
 
