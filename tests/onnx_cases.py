@@ -470,28 +470,9 @@ def linalg_model() -> Case:
     return Case("linalg", graph_model(nodes, feeds, outs, c), feeds)
 
 
-def transpose_model() -> Case:
-    """Layout changes the CPU template tiles (whole tiles, ragged extents, 4-D perms, a
-    transpose with an elementwise consumer), and a broadcast that is not a transpose."""
-    feeds = {"a": randn(1, 256, 192), "b": randn(3, 20, 36), "c": randn(2, 16, 24, 8),
-             "d": randn(64, 48), "e": randn(5, 7)}  # fmt: skip
-    nodes = [
-        helper.make_node("Transpose", ["a"], ["ta"], perm=[0, 2, 1]),
-        helper.make_node("Transpose", ["b"], ["tb"], perm=[0, 2, 1]),
-        helper.make_node("Transpose", ["c"], ["tc"], perm=[0, 3, 1, 2]),
-        helper.make_node("Transpose", ["c"], ["tc2"], perm=[2, 0, 3, 1]),
-        helper.make_node("Transpose", ["d"], ["td0"], perm=[1, 0]),
-        helper.make_node("Sigmoid", ["td0"], ["td"]),
-        helper.make_node("Transpose", ["e"], ["te"], perm=[1, 0]),
-        helper.make_node("Unsqueeze", ["bias", "ax"], ["bias2"]),
-        helper.make_node("Add", ["d", "bias2"], ["bcast"]),
-    ]
-    consts = {"bias": randn(64), "ax": np.array([1], np.int64)}
-    outs = ["ta", "tb", "tc", "tc2", "td", "te", "bcast"]
-    return Case("transpose", graph_model(nodes, feeds, outs, consts), feeds)
-
-
 def all_cases() -> list[Case]:
+    from tests.onnx_layout_cases import transpose_model  # it imports Case from here
+
     reset_rng()
     return [
         *conv_cases(),
