@@ -53,7 +53,7 @@ from typing import Any
 from fftc.codegen.tvm_api import Schedule, tirx
 
 from .monarch import MATMUL_BLOCKS, TILE
-from .tensorcore import WARP, global_wmma_load, shared_wmma_intrinsics
+from .tensorcore import WARP, global_wmma_load, shared_wmma_intrinsics, tensorize_tiles
 
 #: scope of the intermediates (and staged DFT matrices) of the fused kernel
 SCOPE = "shared.dyn"
@@ -202,25 +202,7 @@ def _matmul_on_tensor_cores(sch: Schedule, block: Any, dtype: str, warps: int, t
     load = {0: intrin["load_a"], 1: intrin["load_b"]}
     if tables == "global":
         load[const] = global_wmma_load(dtype, is_b=const == 1)
-    frag_a = sch.cache_read(outer, 0, "wmma.matrix_a")
-    frag_b = sch.cache_read(outer, 1, "wmma.matrix_b")
-    sch.compute_at(frag_a, k0)
-    sch.compute_at(frag_b, k0)
-    acc = sch.cache_write(outer, 0, "wmma.accumulator")
-    sch.reverse_compute_at(acc, warp)
-    sch.set_scope(acc, 0, ACC_SCOPE)
-
-    init = sch.decompose_reduction(outer, k0)
-    init_inner = sch.get_child_blocks(init)[0]
-    sch.tensorize(sch.get_loops(frag_a)[-2], load[0])
-    sch.tensorize(sch.get_loops(frag_b)[-2], load[1])
-    sch.tensorize(sch.get_loops(init_inner)[-2], intrin["init"])
-    sch.tensorize(sch.get_loops(inner)[-3], intrin["compute"])
-    store_i, store_j = sch.get_loops(acc)[-2:]
-    si0, si1 = sch.split(store_i, factors=[None, TILE])
-    sj0, sj1 = sch.split(store_j, factors=[None, TILE])
-    sch.reorder(si0, sj0, si1, sj1)
-    sch.tensorize(si1, intrin["store"])
+    tensorize_tiles(sch, outer, inner, k0, warp, intrin, (load[0], load[1]), ACC_SCOPE)
 
 
 #: shared allocations as TVMScript prints them after lowering (shape, dtype)

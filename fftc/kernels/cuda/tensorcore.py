@@ -24,87 +24,63 @@ from fftc.codegen.tvm_api import Schedule, cuda_tensor_intrinsics
 TILE = 16
 WARP = 32
 
-_BF16_REGISTERED = False
+#: names of the WMMA intrinsics fftc registered in this process
+_REGISTERED: set[str] = set()
+#: fftc's bf16 WMMA compute intrinsic (TVM 0.27 registers fp16 and int8 ones only)
+BF16_SYNC = "fftc_wmma_sync_16x16x16_bf16bf16f32"
 
 
-def wmma_intrinsics(dtype: str) -> dict[str, str]:
-    """The WMMA intrinsic names for ``dtype`` operands and fp32 accumulators.
+def wmma_intrinsics(
+    dtype: str, load_scope: str = "shared", store_scope: str = "global"
+) -> dict[str, str]:
+    """The WMMA intrinsic names for ``dtype`` operands loaded from ``load_scope`` and
+    fp32 accumulators stored to ``store_scope``.
 
     TVM 0.27 registers fp16 (and int8) WMMA intrinsics only; the bf16 ones are
     registered here from TVM's own generators."""
     tc = _tensor_intrinsics()
     if dtype == "float16":
         group: dict[str, str] = tc.get_wmma_intrin_group(
-            load_scope="shared", store_scope="global", in_dtype="float16",
+            load_scope=load_scope, store_scope=store_scope, in_dtype="float16",
             out_dtype="float32", trans_b=False,
         )  # fmt: skip
         return group
     if dtype != "bfloat16":
         raise ValueError(f"no WMMA intrinsics for {dtype}")
-    global _BF16_REGISTERED
-    names = {
-        "load_a": "fftc_wmma_load_16x16x16_bf16_a_shared",
-        "load_b": "fftc_wmma_load_16x16x16_bf16_b_shared",
-        "compute": "fftc_wmma_sync_16x16x16_bf16bf16f32",
+    if BF16_SYNC not in _REGISTERED:
+        sync = tc.get_wmma_sync_intrin(16, 16, 16, "bfloat16", "float32", False)
+        tc.TensorIntrin.register(BF16_SYNC, *sync)
+        _REGISTERED.add(BF16_SYNC)
+    return {
+        "load_a": _load(dtype, load_scope, is_b=False),
+        "load_b": _load(dtype, load_scope, is_b=True),
+        "compute": BF16_SYNC,
         "init": "wmma_fill_16x16x16_f32",
-        "store": "wmma_store_16x16x16_f32_global",
+        "store": f"wmma_store_16x16x16_f32_{store_scope.replace('.', '_')}",
     }
-    if not _BF16_REGISTERED:
-        register = tc.TensorIntrin.register
-        register(names["load_a"], *tc.get_wmma_load_intrin(16, 16, 16, "bfloat16", "shared",
-                                                           False, False))  # fmt: skip
-        register(names["load_b"], *tc.get_wmma_load_intrin(16, 16, 16, "bfloat16", "shared",
-                                                           True, False))  # fmt: skip
-        register(names["compute"], *tc.get_wmma_sync_intrin(16, 16, 16, "bfloat16", "float32",
-                                                             False))  # fmt: skip
-        _BF16_REGISTERED = True
-    return names
-
-
-_BF16_SHARED_REGISTERED = False
 
 
 def shared_wmma_intrinsics(dtype: str, store_scope: str) -> dict[str, str]:
     """WMMA intrinsics of the fused kernel (``fused.py``): fragments loaded from
-    ``shared.dyn``, accumulators stored to ``shared.dyn``; bf16 loads registered here."""
-    tc = _tensor_intrinsics()
-    if dtype == "float16":
-        group: dict[str, str] = tc.get_wmma_intrin_group(
-            load_scope="shared.dyn", store_scope=store_scope, in_dtype="float16",
-            out_dtype="float32", trans_b=False,
-        )  # fmt: skip
-        return group
-    if dtype != "bfloat16":
-        raise ValueError(f"no WMMA intrinsics for {dtype}")
-    global _BF16_SHARED_REGISTERED
-    names = {
-        **wmma_intrinsics("bfloat16"),
-        "load_a": "fftc_wmma_load_16x16x16_bf16_a_shared_dyn",
-        "load_b": "fftc_wmma_load_16x16x16_bf16_b_shared_dyn",
-        "store": f"wmma_store_16x16x16_f32_{store_scope.replace('.', '_')}",
-    }
-    if not _BF16_SHARED_REGISTERED:
-        register = tc.TensorIntrin.register
-        for key, is_b in (("load_a", False), ("load_b", True)):
-            register(names[key], *tc.get_wmma_load_intrin(16, 16, 16, "bfloat16", "shared.dyn",
-                                                          is_b, False))  # fmt: skip
-        _BF16_SHARED_REGISTERED = True
-    return names
-
-
-_GLOBAL_LOADS: set[str] = set()
+    ``shared.dyn``, accumulators stored to ``store_scope``."""
+    return wmma_intrinsics(dtype, "shared.dyn", store_scope)
 
 
 def global_wmma_load(dtype: str, is_b: bool) -> str:
     """A WMMA fragment load straight from global memory (registered here from TVM's
     generator; TVM registers shared-memory loads only)."""
+    return _load(dtype, "global", is_b)
+
+
+def _load(dtype: str, scope: str, is_b: bool) -> str:
+    """fftc's WMMA fragment load of ``dtype`` from ``scope``, registered on first use."""
     short = {"float16": "f16", "bfloat16": "bf16"}[dtype]
-    name = f"fftc_wmma_load_16x16x16_{short}_{'b' if is_b else 'a'}_global"
-    if name not in _GLOBAL_LOADS:
+    name = f"fftc_wmma_load_16x16x16_{short}_{'b' if is_b else 'a'}_{scope.replace('.', '_')}"
+    if name not in _REGISTERED:
         tc = _tensor_intrinsics()
-        tc.TensorIntrin.register(name, *tc.get_wmma_load_intrin(16, 16, 16, dtype, "global",
+        tc.TensorIntrin.register(name, *tc.get_wmma_load_intrin(16, 16, 16, dtype, scope,
                                                                  is_b, False))  # fmt: skip
-        _GLOBAL_LOADS.add(name)
+        _REGISTERED.add(name)
     return name
 
 
@@ -181,18 +157,38 @@ def schedule_matmul(sch: Schedule, block: Any, dtype: str) -> None:
     # operands: global -> shared (per row, all threads) -> fragments (per warp, per k step)
     for index in (0, 1):
         _stage_to_shared(sch, outer, index, r, warps)
+    tensorize_tiles(sch, outer, inner, k0, warp_loop, intrin)
+
+
+def tensorize_tiles(
+    sch: Schedule,
+    outer: Any,
+    inner: Any,
+    k0: Any,
+    warp: Any,
+    intrin: dict[str, str],
+    loads: tuple[str, str] | None = None,
+    acc_scope: str | None = None,
+) -> None:
+    """WMMA for a matmul blockized into 16x16x16 tiles (``outer`` over ``inner``, ``k0``
+    the loop of k steps, ``warp`` the loop a warp's tiles hang from): fragments of both
+    operands per k step (``loads``: their load intrinsics, default ``intrin``'s), the
+    accumulator zeroed, updated and stored (to ``acc_scope`` if given, else to the
+    output buffer) by ``intrin``'s init, compute and store intrinsics."""
     frag_a = sch.cache_read(outer, 0, "wmma.matrix_a")
     frag_b = sch.cache_read(outer, 1, "wmma.matrix_b")
     sch.compute_at(frag_a, k0)
     sch.compute_at(frag_b, k0)
     acc = sch.cache_write(outer, 0, "wmma.accumulator")
-    sch.reverse_compute_at(acc, warp_loop)
+    sch.reverse_compute_at(acc, warp)
+    if acc_scope is not None:
+        sch.set_scope(acc, 0, acc_scope)
 
     init = sch.decompose_reduction(outer, k0)
     init_inner = sch.get_child_blocks(init)[0]
-
-    sch.tensorize(sch.get_loops(frag_a)[-2], intrin["load_a"])
-    sch.tensorize(sch.get_loops(frag_b)[-2], intrin["load_b"])
+    load_a, load_b = loads or (intrin["load_a"], intrin["load_b"])
+    sch.tensorize(sch.get_loops(frag_a)[-2], load_a)
+    sch.tensorize(sch.get_loops(frag_b)[-2], load_b)
     sch.tensorize(sch.get_loops(init_inner)[-2], intrin["init"])
     sch.tensorize(sch.get_loops(inner)[-3], intrin["compute"])
     store_i, store_j = sch.get_loops(acc)[-2:]
