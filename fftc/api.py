@@ -82,16 +82,20 @@ def import_model(
         raise CompileError(f"import produced an invalid graph (an fftc bug): {err}") from err
 
 
-def _model_identity(
-    model: str | os.PathLike[str] | onnx.ModelProto, digest: bool = True
-) -> tuple[str, str]:
-    """The model's name (file stem or graph name) and, with ``digest``, its sha256."""
+def _model_name(model: str | os.PathLike[str] | onnx.ModelProto) -> str:
+    """The model's name: its file stem, or its graph's name."""
     if isinstance(model, onnx.ModelProto):
-        sha = hashlib.sha256(model.SerializeToString()).hexdigest() if digest else ""
-        return model.graph.name or "model", sha
+        return model.graph.name or "model"
+    return Path(model).stem
+
+
+def _model_identity(model: str | os.PathLike[str] | onnx.ModelProto) -> tuple[str, str]:
+    """The model's name and its sha256 ("" for a path that is not a file)."""
+    if isinstance(model, onnx.ModelProto):
+        return _model_name(model), hashlib.sha256(model.SerializeToString()).hexdigest()
     path = Path(model)
-    sha = hashlib.sha256(path.read_bytes()).hexdigest() if digest and path.is_file() else ""
-    return path.stem, sha
+    digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    return _model_name(model), digest
 
 
 def _cpu_flags(spec: TargetSpec) -> list[str]:
@@ -231,7 +235,7 @@ def _logged_pass_options(
         return {}, ""
     from fftc.tune.shipped import shipped_pass_options
 
-    options, where = shipped_pass_options(spec, _model_identity(model, digest=False)[0])
+    options, where = shipped_pass_options(spec, _model_name(model))
     return options, f"the shipped tuning log {where.name}" if where else ""
 
 

@@ -132,8 +132,8 @@ def _schedule_transpose(
     others = [lp for i, lp in enumerate(loops[:-1]) if i != pos]
     sch.reorder(*others, r0, c0, r1, c1)
     tiles = sch.fuse(*others, r0, c0)
-    points = (_extent(sch, tiles) or 1) * rows * vec
-    if (_extent(sch, tiles) or 1) >= 2 and points >= int(knobs.get(MIN_PARALLEL)):
+    count = _extent(sch, tiles) or 1
+    if count >= 2 and count * rows * vec >= int(knobs.get(MIN_PARALLEL)):
         sch.parallel(tiles)
     sch.unroll(r1)
     sch.vectorize(c1)
