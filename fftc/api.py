@@ -138,7 +138,7 @@ def compile(
     t0 = time.perf_counter()
     logged, logged_from = _logged_pass_options(opts.tuning_log, spec, model, opts.shipped_logs)
     pass_options = {**logged, **opts.pass_options}
-    ctx = PassContext(pass_options_for(pass_options, spec), verify_each=opts.verify_each)
+    ctx = PassContext(pass_options_for(pass_options, spec, dtype), verify_each=opts.verify_each)
     try:
         graph = run_pipeline(graph, ctx, on_stage=hook)
     except IRError as err:
@@ -213,10 +213,13 @@ def compile(
     return module
 
 
-def pass_options_for(options: Mapping[str, Any] | None, spec: TargetSpec) -> dict[str, Any]:
+def pass_options_for(
+    options: Mapping[str, Any] | None, spec: TargetSpec, dtype: str = "float32"
+) -> dict[str, Any]:
     """The graph passes' options: the user's, plus ``target_kind`` (``llvm``, ``cuda``)
-    for the per-target cost models (fft-to-monarch's factorization)."""
-    return {**(options or {}), "target_kind": spec.kind}
+    for the per-target cost models (fft-to-monarch's factorization) and the compute
+    ``dtype`` (monarch-length's plans)."""
+    return {**(options or {}), "target_kind": spec.kind, "compute_dtype": dtype}
 
 
 def _logged_pass_options(
@@ -346,7 +349,7 @@ def inspect_stage(
     try:
         hook("ir", graph)
         logged, _ = _logged_pass_options(tuning_log, spec, model, shipped_logs)
-        ctx = PassContext(pass_options_for({**logged, **(pass_options or {})}, spec))
+        ctx = PassContext(pass_options_for({**logged, **(pass_options or {})}, spec, compute))
         graph = run_pipeline(graph, ctx, on_stage=hook)
         from fftc.codegen.build import build
 

@@ -81,7 +81,7 @@ def emit_fft_conv2d(
     }
     names = list(tables)
     consts = [relax.const(tables[k].astype(dtype), dtype) for k in names]
-    geometry = _Geometry(xshape, kshape, axis, lengths, out_shape, strides)
+    geometry = Geometry(xshape, kshape, axis, lengths, out_shape, strides)
 
     def kernel(data: te.Tensor, spec: te.Tensor, *tabs: te.Tensor) -> te.Tensor:
         t = dict(zip(names, tabs, strict=True))
@@ -91,7 +91,7 @@ def emit_fft_conv2d(
     return with_op_pattern(bb, y, OUT_EWISE_FUSABLE)
 
 
-class _Geometry:
+class Geometry:
     """Index arithmetic between ``x``'s layout and the kernel's row-major batches."""
 
     def __init__(
@@ -137,7 +137,7 @@ def _build(
     tables: Mapping[str, te.Tensor],
     cols: CorePlan,
     rows: CorePlan,
-    g: _Geometry,
+    g: Geometry,
     dtype: str,
 ) -> te.Tensor:
     height, width, bins = g.height, g.width, g.bins

@@ -16,6 +16,7 @@ from fftc.passes.conv_to_fft import CONV_TO_FFT
 from fftc.passes.dce import DeadCodeElimination
 from fftc.passes.fft_to_monarch import FFT_TO_MONARCH
 from fftc.passes.fold_constants import FoldConstants
+from fftc.passes.monarch_length import MONARCH_LENGTH
 from fftc.passes.simplify import SIMPLIFY
 from fftc.passes.sparsity import SPARSITY
 from fftc.passes.spectral_fusion import SPECTRAL_FUSION
@@ -27,6 +28,7 @@ PIPELINE: tuple[Pass, ...] = (
     SIMPLIFY,  # canonical form: no identity movement, merged reshape/transpose chains
     SPECTRAL_FUSION,  # rfft -> complex product -> irfft => fused fft_conv ops
     CONV_TO_FFT,  # depthwise convolutions with constant kernels -> FFT convolutions (cost model)
+    MONARCH_LENGTH,  # cuda: fft_conv lengths the Monarch kernel lacks widened to one it has
     SPARSITY,  # fft_conv with constant spectra: zero frequency blocks skipped (freq_sparsity)
     FFT_TO_MONARCH,  # every FFT's factorization into small DFT stages (per-target cost model)
     DeadCodeElimination(),  # what the rewrites left unused

@@ -19,7 +19,7 @@ from fftc.codegen.lower.registry import Expr, LowerContext
 from fftc.codegen.tvm_api import relax
 from fftc.errors import UsageError
 from fftc.ir import Node
-from fftc.ir.ops.spectral import FFTConvAttrs
+from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs
 
 if TYPE_CHECKING:
     from fftc.kernels.cuda.monarch import MonarchPlan
@@ -148,3 +148,45 @@ def _kernels_text(plan: MonarchPlan | OuterPlan) -> str:
             "one kernel per stage if the [schedule] line says not fused)"
         )
     return "(one CUDA kernel each)"
+
+
+def lower_fft_conv2d_cuda(
+    ctx: LowerContext, node: Node, args: Sequence[Expr | None]
+) -> list[Expr] | None:
+    """``fft_conv2d`` on the Monarch kernel's stages with the twiddles set to one (a 2-D
+    DFT is a twiddle-free Monarch FFT: ``fftc.kernels.cuda.fft_conv2d``), or None."""
+    from fftc.kernels.cuda.fft_conv2d import emit_monarch_fft_conv2d, image_plan
+    from fftc.kernels.cuda.monarch import DTYPES
+
+    a = node.attrs
+    assert isinstance(a, FFTConv2DAttrs)
+    x, spectrum = args[0], args[1]
+    assert x is not None
+    assert spectrum is not None
+    why = None
+    dtypes = (str(x.ty.dtype), str(spectrum.ty.dtype))
+    if dtypes != ("float32", "float32"):
+        why = f"input/spectrum dtypes {dtypes[0]}/{dtypes[1]} (the Monarch lowering reads float32)"
+    elif ctx.compute_dtype not in DTYPES:
+        why = f"compute dtype {ctx.compute_dtype}"
+    else:
+        try:
+            plan: MonarchPlan = image_plan(a.lengths, ctx.compute_dtype)
+        except UsageError as err:
+            why = str(err)
+    if why is not None:
+        ctx.notes.append(f"{node.label}: not on the tensor-core Monarch kernel: {why}")
+        return None
+    y = emit_monarch_fft_conv2d(
+        ctx.bb, x, spectrum, plan=plan, out_shape=a.out_shape, strides=a.strides, axis=a.axis,
+        dtype=ctx.compute_dtype,
+    )  # fmt: skip
+    ctx.monarch_ops.append(node.label)
+    nh, nw = a.lengths
+    ctx.notes.append(
+        f"{node.label}: Monarch 2-D FFT convolution {nh}x{nw} (a DFT-matmul stage per "
+        f"axis, no twiddles), DFT matmuls in {_ENGINES[ctx.compute_dtype]}; full spectrum "
+        f"from the one-sided one by Hermitian symmetry; {plan.stage_count} stages "
+        f"{_kernels_text(plan)}"
+    )
+    return [y]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fftc.codegen.lower.cuda_kernels import lower_fft_conv_cuda
+from fftc.codegen.lower.cuda_kernels import lower_fft_conv2d_cuda, lower_fft_conv_cuda
 from fftc.codegen.lower.registry import Expr, LowerContext, accumulate_in_f32, lowers
 from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.ir import Node
@@ -150,6 +150,8 @@ def _row_lanes(ctx: LowerContext) -> int:
 @lowers("fft_conv2d")
 @accumulate_in_f32
 def fft_conv2d(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    if ctx.target_kind == "cuda" and (monarch := lower_fft_conv2d_cuda(ctx, node, args)):
+        return monarch  # the Monarch kernel's stages without twiddles, if the lengths fit
     from fftc.kernels.fft.plan import plan_complex
     from fftc.kernels.fft_conv2d import emit_fft_conv2d
 
