@@ -14,6 +14,7 @@ in the kit for the runner's reference).
 
 from __future__ import annotations
 
+import re
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -197,8 +198,10 @@ def on_monarch(decisions: list[str]) -> bool:
 
 
 def fused_monarch(decisions: list[str]) -> bool:
-    """Whether the Monarch convolution became one fused CUDA kernel (the schedule line)."""
-    return any(d.startswith("[schedule]") and "monarch.fused:one kernel" in d for d in decisions)
+    """Whether the Monarch convolution got the fused schedule (the schedule line): one
+    CUDA kernel (N <= 4096), or three or four for the outer plan (N > 4096)."""
+    fused = re.compile(r"monarch\.fused:(one kernel|\d+ kernels) \(")
+    return any(d.startswith("[schedule]") and fused.search(d) for d in decisions)
 
 
 def _first_line(err: BaseException) -> str:

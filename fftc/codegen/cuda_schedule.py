@@ -10,8 +10,10 @@
 * A PrimFunc holding exactly the Monarch stages of a two-factor plan (N <= 4096)
   and its output block is first given the fused schedule (``schedules/cuda/
   monarch_fused.py``: one CUDA kernel, every stage in shared memory) unless its
-  knob ``fused`` is off; when TVM or the shared-memory limit refuses it, the
-  stages get their own kernels as above, and the ``[schedule]`` line says why.
+  knob ``fused`` is off; one of the outer plan (N > 4096) gets three kernels
+  (outer forward, inner, outer inverse with the output; four when the output
+  cannot join).  When TVM or the shared-memory limit refuses it, the stages get
+  their own kernels as above, and the ``[schedule]`` line says why.
 * Every other PrimFunc gets TVM's dlight default GPU rules, in order:
   ``Matmul`` (WMMA tensor cores for fp16/bf16 operands when M, N, K > 64),
   ``GEMV``, ``Reduction``, ``GeneralReduction``, ``Fallback``.
@@ -93,7 +95,7 @@ def schedule_kernels(
     _load_cuda_templates()
     fused = _try_fused(sch, target, knobs)
     if isinstance(fused, tuple):
-        return fused[0], [f"{FUSED_TAG}:one kernel ({fused[1]})"]
+        return fused[0], [f"{FUSED_TAG}:{fused[1]}"]
     inline_untagged(sch)
     used: list[str] = [] if fused is None else [f"{FUSED_TAG}: {fused}"]
     for name in [str(sch.get(b).name_hint) for b in _leaf_blocks(sch)]:
@@ -111,13 +113,14 @@ def schedule_kernels(
 def _try_fused(
     base: Schedule, target: Target, knobs: KnobSource
 ) -> tuple[Schedule, str] | str | None:
-    """A copy of ``base`` fused into one kernel (with a summary), or why not (a Monarch
-    function the fused schedule refused), or None (not a two-factor Monarch function)."""
-    from fftc.schedules.cuda.monarch_fused import FusionRefused, apply_fused, monarch_output_block
+    """A copy of ``base`` fused (one kernel, three for the outer plan) with a summary
+    (``one kernel (...)``, ``3 kernels (...)``), or why not (a Monarch function the fused
+    schedule refused), or None (not a Monarch function of either plan)."""
+    from fftc.schedules.cuda.monarch_fused import FusionRefused, apply_fused, fusable_output_block
 
     sch = base.copy()
     inline_untagged(sch)
-    out = monarch_output_block(sch, _leaf_blocks(sch))
+    out = fusable_output_block(sch, _leaf_blocks(sch))
     if out is None:
         return None
     try:

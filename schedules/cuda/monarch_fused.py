@@ -1,4 +1,5 @@
-"""The fused Monarch template: one CUDA kernel per two-factor Monarch ``fft_conv``.
+"""The fused Monarch template: one CUDA kernel per two-factor Monarch ``fft_conv``,
+three per outer-plan one.
 
 This template schedules a whole PrimFunc, not one block: given the output block
 of a function whose other blocks are exactly the Monarch stages of a
@@ -7,6 +8,11 @@ c4``, tagged ``monarch.matmul`` / ``monarch.stage``; any epilogue already inline
 into the output block), it fuses every stage into one kernel
 (:mod:`fftc.kernels.cuda.fused`: one thread block per row, intermediates in
 shared memory, WMMA for fp16/bf16, loops over the block's threads for fp32).
+The twelve stages of an :class:`~fftc.kernels.cuda.outer.OuterPlan` (N > 4096:
+``x0, a0, t0, ..., c4, t4, y0``) become three such kernels, outer forward,
+inner, outer inverse with the output (:mod:`fftc.kernels.cuda.fused_outer`;
+four when the output cannot join the last one), each within the same
+shared-memory limits.
 
 Knobs:
 
@@ -37,6 +43,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from fftc.kernels.cuda.fused import STAGES, FusionRefused, schedule_fused, shared_memory_bytes
+from fftc.kernels.cuda.fused_outer import OUTER_STAGES, schedule_fused_outer
 from fftc.kernels.cuda.monarch import MATMUL_TAG, STAGE_TAG
 
 from ..base import Knob, KnobSource, template
@@ -47,8 +54,8 @@ FUSED = Knob(
     "fused",
     (True, False),
     True,
-    "Monarch fft_conv (N <= 4096) as one CUDA kernel (stages in shared memory); "
-    "False: one kernel per stage",
+    "Monarch fft_conv as one CUDA kernel (N <= 4096; three for the outer plan, N > 4096; "
+    "stages in shared memory); False: one kernel per stage",
 )
 WARPS = Knob(
     "warps",
@@ -101,14 +108,28 @@ def shared_limit(target: Any) -> int:
 
 def monarch_output_block(sch: Any, blocks: list[Any]) -> Any | None:
     """The output block if ``blocks`` are exactly a two-factor Monarch function's."""
+    return _output_block(sch, blocks, STAGES)
+
+
+def outer_output_block(sch: Any, blocks: list[Any]) -> Any | None:
+    """The output block if ``blocks`` are exactly an outer-plan Monarch function's."""
+    return _output_block(sch, blocks, OUTER_STAGES)
+
+
+def fusable_output_block(sch: Any, blocks: list[Any]) -> Any | None:
+    """The output block of a two-factor or outer-plan Monarch function, else None."""
+    return monarch_output_block(sch, blocks) or outer_output_block(sch, blocks)
+
+
+def _output_block(sch: Any, blocks: list[Any], stages: tuple[str, ...]) -> Any | None:
     from fftc.codegen.schedule import block_kernel
 
     names = {str(sch.get(b).name_hint): b for b in blocks}
-    if not set(STAGES) <= set(names) or len(names) != len(STAGES) + 1:
+    if not set(stages) <= set(names) or len(names) != len(stages) + 1:
         return None
-    if any(block_kernel(sch, names[n]) not in (MATMUL_TAG, STAGE_TAG) for n in STAGES):
+    if any(block_kernel(sch, names[n]) not in (MATMUL_TAG, STAGE_TAG) for n in stages):
         return None
-    (out,) = (b for n, b in names.items() if n not in STAGES)
+    (out,) = (b for n, b in names.items() if n not in stages)
     return out if block_kernel(sch, out) == STAGE_TAG else None
 
 
@@ -119,43 +140,75 @@ def operand_dtype(sch: Any) -> str:
 
 @template(FUSED_TAG, "cuda", knobs=[FUSED, WARPS, TABLES])
 def monarch_fused(sch: Any, block: Any, target: Any, knobs: KnobSource) -> None:
-    """Fuse the function of output block ``block`` into one kernel (see module doc)."""
+    """Fuse the function of output block ``block`` into one kernel, or three for the
+    outer plan (see module doc)."""
     apply_fused(sch, block, target, knobs)
 
 
 def apply_fused(sch: Any, block: Any, target: Any, knobs: KnobSource) -> str:
-    """:func:`monarch_fused`; returns a summary for the schedule report.  Raises
-    :class:`FusionRefused` when the ``fused`` knob is off or the kernel would use
-    more shared memory than one block of ``target`` may."""
+    """:func:`monarch_fused`; returns a summary for the schedule report (``one kernel
+    (8 warps, 24576 B shared)``, ``3 kernels (8/8/8 warps, 8192/12288/32768 B shared)``:
+    per kernel in launch order).  Raises :class:`FusionRefused` when the ``fused``
+    knob is off or a kernel would use more shared memory than one block of ``target``
+    may."""
     if not knobs.get(FUSED):
         raise FusionRefused("knob fused=False")
     dtype = operand_dtype(sch)
     out_name = str(sch.get(block).name_hint)
-    warps = schedule_fused(sch, out_name, dtype, int(knobs.get(WARPS)), str(knobs.get(TABLES)))
-    static, dynamic = _shared_use(sch.mod, target)
+    warps, tables = int(knobs.get(WARPS)), str(knobs.get(TABLES))
+    if outer_output_block(sch, list(sch.get_child_blocks(sch.get_sblock("root")))):
+        return _apply_outer(sch, out_name, dtype, target, warps, tables)
+    used = schedule_fused(sch, out_name, dtype, warps, tables)
+    ((static, dynamic),) = _shared_use(sch.mod, target, 1).values()
+    return f"one kernel ({used} warps, {_check_shared(static, dynamic, target, '')} B shared)"
+
+
+#: the outer plan's kernels, in launch order (as the refusals name them)
+OUTER_KERNELS = ("(outer forward)", "(inner)", "(outer inverse)", "(output)")
+
+
+def _apply_outer(sch: Any, out_name: str, dtype: str, target: Any, warps: int, tables: str) -> str:
+    """The outer plan as three kernels (four with the output apart)."""
+    used, apart = schedule_fused_outer(sch, out_name, dtype, warps, tables)
+    sizes = _shared_use(sch.mod, target, 3 if apart is None else 4)
+    # kernels in launch order: main_kernel, main_kernel_1, ...
+    names = sorted(sizes, key=lambda name: (len(name), name))
+    totals = [
+        _check_shared(*sizes[name], target, f" {label}")
+        for name, label in zip(names, OUTER_KERNELS, strict=False)
+    ]
+    text = f"{len(sizes)} kernels ({'/'.join(map(str, used))} warps, "
+    text += f"{'/'.join(map(str, totals))} B shared"
+    return text + (")" if apart is None else f"; the output in its own kernel: {apart})")
+
+
+def _check_shared(static: int, dynamic: int, target: Any, kernel: str) -> int:
+    """``static + dynamic`` bytes of shared memory of one kernel (``kernel``: its name,
+    with a leading space, for the reason), or :class:`FusionRefused` when over a limit."""
     total, limit = static + dynamic, shared_limit(target)
     static_limit = int(target.attrs.get("max_shared_memory_per_block", STATIC_LIMIT))
     if static > static_limit:
         raise FusionRefused(
-            f"the fused kernel needs {static} bytes of static shared memory (limit {static_limit})"
+            f"the fused kernel{kernel} needs {static} bytes of static shared memory "
+            f"(limit {static_limit})"
         )
     if total > limit:
         raise FusionRefused(
-            f"the fused kernel needs {total} bytes of shared memory per block (limit {limit})"
+            f"the fused kernel{kernel} needs {total} bytes of shared memory per block "
+            f"(limit {limit})"
         )
     if total > STATIC_LIMIT and dynamic < STATIC_LIMIT:
         raise FusionRefused(
-            f"the fused kernel needs {static} + {dynamic} bytes of static + dynamic shared "
-            f"memory: over {STATIC_LIMIT} in all, and TVM opts in to more only for "
+            f"the fused kernel{kernel} needs {static} + {dynamic} bytes of static + dynamic "
+            f"shared memory: over {STATIC_LIMIT} in all, and TVM opts in to more only for "
             f">= {STATIC_LIMIT} bytes of dynamic shared memory"
         )
-    return f"{warps} warps, {total} B shared"
+    return total
 
 
-def _shared_use(mod: Any, target: Any) -> tuple[int, int]:
-    """(static, dynamic) shared bytes of the one kernel of ``mod``."""
+def _shared_use(mod: Any, target: Any, kernels: int) -> dict[str, tuple[int, int]]:
+    """(static, dynamic) shared bytes of each of the ``kernels`` kernels of ``mod``."""
     sizes = shared_memory_bytes(mod, target)
-    if len(sizes) != 1:
-        raise FusionRefused(f"the fused schedule made {len(sizes)} kernels, not one")
-    ((static, dynamic),) = sizes.values()
-    return static, dynamic
+    if len(sizes) != kernels:
+        raise FusionRefused(f"the fused schedule made {len(sizes)} kernels, not {kernels}")
+    return sizes

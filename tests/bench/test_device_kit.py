@@ -349,13 +349,16 @@ def test_cuda_runtime_library(tmp_path: Path) -> None:
         assert soname in info.cudart
 
 
-def test_cuda_kits_build_the_staged_variant_of_fused_lengths() -> None:
-    """L <= 2048 (N = 2L <= 4096: the fused Monarch kernel): the default (fused) build
-    and the staged one (``fused=False``), so the device times both; longer L one build."""
+def test_cuda_kits_build_the_staged_variant_too() -> None:
+    """Every length: the default (fused: one kernel at N = 2L <= 4096, three beyond) build
+    and the staged one (``fused=False``), so the device times both."""
     spec = device_kit.KitSpec("cuda:sm_90", (1024, 4096), ("fp16",), 64, 768, "3.12")
     cases = spec.cases()
-    assert [c.label for c in cases] == ["L=1024 fp16", "L=1024 fp16 staged", "L=4096 fp16"]
-    assert [c.slug for c in cases] == ["L1024-fp16", "L1024-fp16-staged", "L4096-fp16"]
-    assert [c.knobs() for c in cases] == [{}, {"fused": False}, {}]
+    labels = ["L=1024 fp16", "L=1024 fp16 staged", "L=4096 fp16", "L=4096 fp16 staged"]
+    assert [c.label for c in cases] == labels
+    assert [c.slug for c in cases] == [
+        "L1024-fp16", "L1024-fp16-staged", "L4096-fp16", "L4096-fp16-staged"
+    ]  # fmt: skip
+    assert [c.knobs() for c in cases] == [{}, {"fused": False}, {}, {"fused": False}]
     no_staged = device_kit.KitSpec("cuda:sm_90", (1024,), ("fp16",), 64, 768, "3.12", staged=False)
     assert [c.label for c in no_staged.cases()] == ["L=1024 fp16"]

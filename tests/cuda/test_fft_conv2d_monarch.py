@@ -18,6 +18,7 @@ from fftc.cli.main import main
 from fftc.ir import DType, Graph, GraphBuilder, TensorType
 from fftc.ir.ops.spectral import FFTConv2DAttrs, fft_conv2d_reference
 from tests.conftest import EXAMPLES
+from tests.cuda.host_schedule import schedule_and_compare
 from tests.cuda.test_fft_conv_monarch import TOLERANCE, build_for_llvm, relative_error, run
 
 F32 = DType.float32
@@ -80,3 +81,34 @@ def test_depthwise_31x31_block_on_tensor_cores(nvcc: str, tmp_path: Path) -> Non
     assert any("monarch_conv2d_48x48" in k for k in kernels), kernels
     assert "wmma::mma_sync" in source
     assert main(["-q", "compile", *common, "-o", str(tmp_path / "dw.fftc")]) == 0
+
+
+#: fused-schedule host checks: (x shape, lengths, out_shape, axis, spectrum shape)
+FUSED_CASES = {
+    "nchw": ((2, 3, 20, 30), (32, 48), (20, 30), -2, (3, 32, 25, 2)),
+    "nhwc-two-images": ((2, 14, 14, 3), (32, 32), (14, 14), -3, (32, 17, 3, 2)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FUSED_CASES))
+def test_fused_schedule_computes_the_same_on_the_host(case: str) -> None:
+    """The one-kernel fp32 schedule of a 2-D Monarch convolution, its thread loops made
+    serial, against the unscheduled function (the output re-indexed as (row, oh*OW + ow)
+    so each thread block writes exactly its image): equal to float32 rounding (1e-6)."""
+    shape, lengths, out, axis, kshape = FUSED_CASES[case]
+    graph, _, _ = _graph((shape, lengths, out, (1, 1), axis, kshape))
+    used, error = schedule_and_compare(graph)
+    assert used[0].startswith("monarch.fused:one kernel ("), used
+    assert error <= 1e-6
+
+
+def test_48x48_images_fuse_with_three_warps(nvcc: str) -> None:
+    """48 x 48: 9, 18 and 18 WMMA tiles per matmul, so 3 warps own whole tiles (not 1)."""
+    from fftc.codegen.cuda_schedule import schedule_fftc_kernels
+    from tests.cuda.host_schedule import cuda_target, fused_module, monarch_func
+
+    shape, kshape = (1, 4, 32, 32), (4, 48, 25, 2)
+    graph, _, _ = _graph((shape, (48, 48), (32, 32), (1, 1), -2, kshape))
+    func = monarch_func(fused_module(graph, "float16"))["main"]
+    _, used = schedule_fftc_kernels(func, cuda_target())
+    assert used[0].startswith("monarch.fused:one kernel (3 warps, "), used

@@ -6,8 +6,10 @@ TIR); in a compiled model (the Hyena block); the staged schedule back with
 ``fused=False``; the fallback, with its note, when the shared-memory limit refuses the
 fused kernel.  GPU numerics at the end (``gpu`` mark, skipped here).
 
-The schedule does not change the computation (TVM's primitives preserve it): the host
-numerics of the stages are ``test_monarch.py`` / ``test_fft_conv_monarch.py``.
+The host numerics of the stages are ``test_monarch.py`` / ``test_fft_conv_monarch.py``;
+the fp32 fused schedule itself runs on the host with its thread loops made serial
+(``tests/cuda/host_schedule.py``: TVM's ``reverse_compute_at`` does not always refuse a
+region it gets wrong, see ``fftc/kernels/cuda/fused_outer.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import pytest
 
 from fftc.codegen.cuda import FATBIN_MAGIC, STATIC_SHARED_BYTES, arch_info
+from fftc.ir.ops.spectral import FFTConvAttrs
 from fftc.kernels.cuda.build import KernelResources, kernel_resources
 from tests.conftest import EXAMPLES
 from tests.cuda.conftest import random_problem
@@ -207,6 +210,24 @@ def test_warps_are_whole_tiles() -> None:
     assert warps_used([8, 8, 8, 4], 8, "float16") == 4
     assert warps_used([32, 32, 32, 16], 8, "float16") == 8
     assert warps_used([32, 32, 32, 16], 16, "float32") == 16
+    # a 48 x 48 image (fft_conv2d): 18, 18, 18, 9 tiles: 3 warps, not gcd(8, 9) = 1
+    assert warps_used([18, 18, 18, 9], 8, "float16") == 3
+
+
+@pytest.mark.parametrize("case", ["256-per-channel", "1024-vector", "4096-per-row"])
+def test_fp32_schedule_computes_the_same_on_the_host(case: str) -> None:
+    """The one-kernel fp32 schedule, thread loops serial, against the unscheduled function:
+    equal to float32 rounding (1e-6; a point computed from the wrong row or not at all
+    is O(1))."""
+    from tests.cuda.host_schedule import schedule_and_compare
+    from tests.cuda.test_fft_conv_monarch import CASES, fft_conv_graph
+
+    shape, n, out, stride, kshape = CASES[case]
+    spectrum = np.random.default_rng(0).standard_normal(kshape).astype(np.float32)
+    graph = fft_conv_graph(shape, FFTConvAttrs(n, out, stride), spectrum)
+    used, error = schedule_and_compare(graph)
+    assert used[0].startswith("monarch.fused:one kernel ("), used
+    assert error <= 1e-6
 
 
 # -- on a GPU ----------------------------------------------------------------------------------

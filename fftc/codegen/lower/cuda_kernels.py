@@ -1,4 +1,5 @@
-"""CUDA variants of op lowerings: ``fft_conv`` on the tensor-core Monarch kernel.
+"""CUDA variants of op lowerings: ``fft_conv`` and ``fft_conv2d`` on the tensor-core
+Monarch kernel.
 
 ``fft_conv`` (``kernels.py``) asks :func:`lower_fft_conv_cuda` first when the
 target is CUDA.  It lowers the op to the Monarch FFT convolution
@@ -6,7 +7,8 @@ target is CUDA.  It lowers the op to the Monarch FFT convolution
 precision, fp32 on CUDA cores) when the length fits the kernel (N = n1 x n2 up
 to 4096; longer ones with an outer DFT stage, N = n0 x n1 x n2 up to 262144:
 ``fftc.kernels.cuda.outer``), and otherwise returns None with a note saying
-why, and the generic FFT kernel is used.
+why, and the generic FFT kernel is used.  ``fft_conv2d`` (:func:`lower_fft_conv2d_cuda`)
+runs the two-factor stages with unit twiddles (``fftc.kernels.cuda.fft_conv2d``).
 """
 
 from __future__ import annotations
@@ -147,7 +149,11 @@ def _kernels_text(plan: MonarchPlan | OuterPlan) -> str:
             "fused into one CUDA kernel by the schedule (intermediates in shared memory; "
             "one kernel per stage if the [schedule] line says not fused)"
         )
-    return "(one CUDA kernel each)"
+    return (
+        "in three CUDA kernels by the schedule (outer forward, inner fused per outer bin, "
+        "outer inverse with the output; one kernel per stage if the [schedule] line says "
+        "not fused)"
+    )
 
 
 def lower_fft_conv2d_cuda(

@@ -39,9 +39,14 @@ one thread block (``blockIdx.x`` = row) of ``warps x 32`` threads
   (``ThreadSync("shared")`` / ``("shared.dyn")``), which sees the shared-memory
   dependencies (the WMMA loads/stores through their ``tvm_access_ptr``).
 
-WMMA warps must own whole tiles: the warps used are ``gcd(warps, tiles of the
-smallest matmul)`` (``N / 256`` tiles for ``c4``): 1 at N = 256, 4 at 1024,
-8 at 4096 with the default ``warps=8``.
+The outer plan (N > 4096) runs as three such kernels (:mod:`.fused_outer`), built by
+the same :func:`fuse_rows` with the last matmul's result left in global memory
+where a later kernel reads it.
+
+WMMA warps must own whole tiles: the warps used are the largest divisor of every
+matmul's tile count up to ``warps`` (:func:`warps_used`; ``N / 256`` tiles for
+``c4``): 1 at N = 256, 4 at 1024, 8 at 4096 with the default ``warps=8``, 3 for a
+48 x 48 image (``fft_conv2d``).
 """
 
 from __future__ import annotations
@@ -68,10 +73,13 @@ class FusionRefused(Exception):
 
 
 def warps_used(tile_counts: list[int], warps: int, dtype: str) -> int:
-    """Warps per thread block: the knob, reduced so every WMMA warp owns whole tiles."""
+    """Warps per thread block: the knob, reduced so every WMMA warp owns whole tiles (the
+    largest divisor of every tile count up to the knob: 3 for a 48 x 48 image's 9, 18 and
+    18 tiles at the default 8; the same as ``gcd(warps, ...)`` for powers of two)."""
     if dtype == "float32":
         return warps
-    return math.gcd(warps, *tile_counts)
+    common = math.gcd(*tile_counts)
+    return max(d for d in range(1, min(warps, common) + 1) if common % d == 0)
 
 
 def _extent(sch: Schedule, loop: Any) -> int:
@@ -98,55 +106,96 @@ def schedule_fused(
     block ``out_name``) into one kernel; returns the warps per block used.  ``tables``:
     where fp16/bf16 matmuls load their DFT-matrix fragments from (``global``, or
     ``shared``: staged into shared memory by the block first)."""
-    blocks = {name: sch.get_sblock(name) for name in (*STAGES, out_name)}
-    tiles = [_tile_count(sch, blocks[name]) for name in MATMUL_BLOCKS]
+    tiles = [tile_count(sch, sch.get_sblock(name)) for name in MATMUL_BLOCKS]
     used = warps_used(tiles, warps, dtype)
-    # the last matmul's row loop is the anchor: the output stage follows it (all its
-    # points of that row, however few it keeps), the other stages precede it
-    row = sch.get_loops(blocks["c4"])[0]
-    _flatten_rows(sch, blocks[out_name])
-    sch.reverse_compute_at(blocks[out_name], row, preserve_unit_loops=False)
-    for name in reversed(STAGES[:-1]):
-        sch.compute_at(blocks[name], row, preserve_unit_loops=False)
-    _require_whole_rows(sch, blocks)
-    sch.bind(row, "blockIdx.x")
-    _bind_threads(sch, _thread_loop(sch, blocks[out_name]), used)
-    for name in STAGES:
-        if name in MATMUL_BLOCKS:
-            _schedule_matmul(sch, blocks[name], dtype, used, tables)
-        else:
-            sch.set_scope(blocks[name], 0, SCOPE)
-            _bind_threads(sch, _thread_loop(sch, blocks[name]), used)
+    flatten_rows(sch, sch.get_sblock(out_name))
+    fuse_rows(sch, STAGES, out_name, dtype, used, tables)
     return used
 
 
-def _flatten_rows(sch: Schedule, block: Any) -> None:
+def fuse_rows(
+    sch: Schedule,
+    stages: tuple[str, ...],
+    out_name: str | None,
+    dtype: str,
+    warps: int,
+    tables: str,
+) -> None:
+    """Schedule the blocks ``stages`` (producer first; the last, a matmul, is the
+    anchor) as one kernel of ``warps`` warps per thread block: one block per iteration
+    of the anchor's first (row) loop, every other stage ``compute_at`` it and kept in
+    shared memory (see module doc).  ``out_name``: a block ``reverse_compute_at`` the
+    row loop (the anchor's result then in shared memory too), or None: the anchor's
+    result stays in its global buffer (read by a later kernel)."""
+    blocks = {name: sch.get_sblock(name) for name in stages}
+    # the anchor's row loop: a consumer follows it (all its points of that row, however
+    # few it keeps), the other stages precede it
+    row = sch.get_loops(blocks[stages[-1]])[0]
+    out = None if out_name is None else sch.get_sblock(out_name)
+    if out is not None:
+        sch.reverse_compute_at(out, row, preserve_unit_loops=False)
+    for name in reversed(stages[:-1]):
+        sch.compute_at(blocks[name], row, preserve_unit_loops=False)
+    matmuls = [name for name in stages if is_matmul(sch, blocks[name])]
+    _require_whole_rows(sch, blocks, matmuls)
+    sch.bind(row, "blockIdx.x")
+    if out is not None:
+        _bind_threads(sch, _thread_loop(sch, out), warps)
+    for name in stages:
+        in_shared = out is not None or name != stages[-1]
+        if name in matmuls:
+            _schedule_matmul(sch, blocks[name], dtype, warps, tables, in_shared)
+        else:
+            sch.set_scope(blocks[name], 0, SCOPE)
+            _bind_threads(sch, _thread_loop(sch, blocks[name]), warps)
+
+
+def is_matmul(sch: Schedule, block: Any) -> bool:
+    """Whether ``block`` is a matmul (has a reduction iterator)."""
+    return any(int(iv.iter_type) == 2 for iv in sch.get(block).iter_vars)  # 2: CommReduce
+
+
+#: an output block's annotation: the first of its two image axes (a 2-D convolution's
+#: output, ``fftc.kernels.cuda.fft_conv2d``), whose points are one row's
+IMAGE_AXIS_ATTR = "fftc.monarch.image_axis"
+
+
+def flatten_rows(sch: Schedule, block: Any) -> None:
     """Give an output block with several row axes (e.g. ``(B, H, L)``) one row axis, so
-    ``reverse_compute_at`` can map it onto the stages' flat row ``r``."""
-    dims = [iv.dom.extent for iv in sch.get(block).iter_vars]
-    if len(dims) <= 2:
-        return
+    ``reverse_compute_at`` can map it onto the stages' flat row ``r``; a 2-D output
+    (annotated :data:`IMAGE_AXIS_ATTR`) becomes ``(row, oh * OW + ow)``, its row the
+    other axes in order."""
+    node = sch.get(block)
+    dims = [iv.dom.extent for iv in node.iter_vars]
+    image = node.annotations.get(IMAGE_AXIS_ATTR)
+    points = (len(dims) - 1,) if image is None else (int(image), int(image) + 1)
+    if len(dims) - len(points) <= 1 and points[-1] == len(dims) - 1:
+        return  # already (row, point) or (point,)
 
     def rows_then_point(*index: Any) -> tuple[Any, Any]:
-        row = index[0]
-        for i, extent in zip(index[1:-1], dims[1:-1], strict=True):
-            row = row * extent + i
-        return row, index[-1]
+        row: Any = None
+        for axis, (i, extent) in enumerate(zip(index, dims, strict=True)):
+            if axis not in points:
+                row = i if row is None else row * extent + i
+        point = index[points[0]]
+        for axis in points[1:]:
+            point = point * dims[axis] + index[axis]
+        return (point,) if row is None else (row, point)  # type: ignore[return-value]
 
     dtype = str(dims[0].ty.dtype)
     index_map = tirx.IndexMap.from_func(rows_then_point, ndim=len(dims), index_dtype=dtype)
     sch.transform_block_layout(block, index_map)
 
 
-def _tile_count(sch: Schedule, block: Any) -> int:
+def tile_count(sch: Schedule, block: Any) -> int:
     """Output tiles (16x16) of one row of a matmul block, before fusion."""
     _, i, j, _ = sch.get_loops(block)
     return (_extent(sch, i) // TILE) * (_extent(sch, j) // TILE)
 
 
-def _require_whole_rows(sch: Schedule, blocks: dict[str, Any]) -> None:
+def _require_whole_rows(sch: Schedule, blocks: dict[str, Any], matmuls: list[str]) -> None:
     """After compute_at every matmul must still cover its whole row (tile multiples)."""
-    for name in MATMUL_BLOCKS:
+    for name in matmuls:
         _, i, j, k = sch.get_loops(blocks[name])
         for loop in (i, j, k):
             if _extent(sch, loop) % TILE:
@@ -156,16 +205,21 @@ def _require_whole_rows(sch: Schedule, blocks: dict[str, Any]) -> None:
                 )
 
 
-def _schedule_matmul(sch: Schedule, block: Any, dtype: str, warps: int, tables: str) -> None:
+def _schedule_matmul(
+    sch: Schedule, block: Any, dtype: str, warps: int, tables: str, in_shared: bool = True
+) -> None:
+    """``in_shared``: the result in shared memory, else in its own (global) buffer."""
     if dtype == "float32":
-        _matmul_on_cuda_cores(sch, block, warps)
+        _matmul_on_cuda_cores(sch, block, warps, in_shared)
     else:
-        _matmul_on_tensor_cores(sch, block, dtype, warps, tables)
+        _matmul_on_tensor_cores(sch, block, dtype, warps, tables, in_shared)
 
 
-def _matmul_on_cuda_cores(sch: Schedule, block: Any, warps: int) -> None:
-    """One output point per thread and step, the reduction serial; result in shared."""
-    sch.set_scope(block, 0, SCOPE)
+def _matmul_on_cuda_cores(sch: Schedule, block: Any, warps: int, in_shared: bool) -> None:
+    """One output point per thread and step, the reduction serial; result in shared
+    memory if ``in_shared``."""
+    if in_shared:
+        sch.set_scope(block, 0, SCOPE)
     _, i, j, k = sch.get_loops(block)
     _bind_threads(sch, sch.fuse(i, j), warps)
     sch.decompose_reduction(block, k)
@@ -179,10 +233,14 @@ def _constant_operand(sch: Schedule, block: Any) -> int:
     raise FusionRefused(f"matmul {sch.get(block).name_hint} has no constant operand")
 
 
-def _matmul_on_tensor_cores(sch: Schedule, block: Any, dtype: str, warps: int, tables: str) -> None:
+def _matmul_on_tensor_cores(
+    sch: Schedule, block: Any, dtype: str, warps: int, tables: str, in_shared: bool
+) -> None:
     """WMMA: tiles over warps, the per-row operand's fragments from shared memory, the
-    DFT matrix's from ``tables`` memory, accumulators stored to shared memory."""
-    intrin = shared_wmma_intrinsics(dtype, ACC_SCOPE)
+    DFT matrix's from ``tables`` memory, accumulators stored to shared memory (or, not
+    ``in_shared``, straight to the block's global buffer)."""
+    acc_scope = ACC_SCOPE if in_shared else None
+    intrin = shared_wmma_intrinsics(dtype, acc_scope or "global")
     row, i, j, k = sch.get_loops(block)
     i0, i1 = sch.split(i, factors=[None, TILE])
     j0, j1 = sch.split(j, factors=[None, TILE])
@@ -202,7 +260,7 @@ def _matmul_on_tensor_cores(sch: Schedule, block: Any, dtype: str, warps: int, t
     load = {0: intrin["load_a"], 1: intrin["load_b"]}
     if tables == "global":
         load[const] = global_wmma_load(dtype, is_b=const == 1)
-    tensorize_tiles(sch, outer, inner, k0, warp, intrin, (load[0], load[1]), ACC_SCOPE)
+    tensorize_tiles(sch, outer, inner, k0, warp, intrin, (load[0], load[1]), acc_scope)
 
 
 #: shared allocations as TVMScript prints them after lowering (shape, dtype)
