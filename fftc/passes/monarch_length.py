@@ -32,6 +32,7 @@ every length (the generic FFT kernels take any smooth length).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -137,15 +138,16 @@ def _spectrum_axes(m: Match, ndim: int) -> tuple[int, int]:
 
 #: the widened lengths, the windows and the kernel of a node, or why it keeps its lengths
 Found = tuple[tuple[int, ...], tuple[Window, ...], np.ndarray]
-_memo: dict[int, tuple[Match, Found | str]] = {}
+#: the last match asked about (weakly: a graph is not kept alive) and its answer
+_memo: list[tuple[weakref.ref[Match], Found | str]] = []
 
 
 def _found(m: Match) -> Found | str:
-    """:func:`_target` once per match (check, reason and rewrite ask in turn)."""
-    if id(m) not in _memo:
-        _memo.clear()
-        _memo[id(m)] = (m, _target(m))
-    return _memo[id(m)][1]
+    """:func:`_target` once per match (check, reason and rewrite ask in turn; the
+    rewrite lets go of the answer, whose kernel may be large)."""
+    if not _memo or _memo[0][0]() is not m:
+        _memo[:] = [(weakref.ref(m), _target(m))]
+    return _memo[0][1]
 
 
 def _target(m: Match) -> Found | str:
@@ -209,6 +211,7 @@ def _why(m: Match) -> str:
 
 def _rewrite(m: Match) -> Sequence[str]:
     found = _found(m)
+    _memo.clear()
     assert not isinstance(found, str)
     lengths, windows, kernel = found
     a, x, spectrum = m.node.attrs, m.node.inputs[0], m.node.inputs[1]
