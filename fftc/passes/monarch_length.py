@@ -26,7 +26,7 @@ the new constant spectrum (float64 from the float32 one: exact to rounding).
 
 Refused, with the reason in ``--explain``: spectra computed at run time (the
 kernel's support is not known), frequency bands already set, and lengths with
-no plan (1-D beyond 262144, images beyond 4096 points).  Other targets keep
+no plan (1-D beyond 1048576, images beyond 4096 points).  Other targets keep
 every length (the generic FFT kernels take any smooth length).
 """
 

@@ -61,6 +61,12 @@ PLANS = {
     65536: (16, 64, 64, 256),
     131072: (32, 64, 64, 128),
     262144: (64, 64, 64, 64),
+    # n0 > 64: the outer DFT matrix read from global memory, only the chunk staged;
+    # 20480: 16 x 1280 (16 x 80: c2 over 48 KiB in fp16), 32 x 640, 64 x 320 have no tile
+    # split, so n0 = 80 around a 256-point inner FFT
+    20480: (80, 16, 16, 32),
+    524288: (128, 64, 64, 32),
+    1048576: (256, 64, 64, 16),
 }
 
 
@@ -80,8 +86,7 @@ def test_plans_fit_the_tensor_core_schedule(n: int) -> None:
 #: N: (compute dtype, the reason)
 REFUSED = {
     4112: ("float32", "needs N = n0 x n1 x n2 with n0, n1, n2 multiples of 16"),
-    20480: ("float16", "(16 x 16 x 80): its matmul stage c2 would need 56320 bytes"),
-    524288: ("float16", "N <= 64 x 4096 = 262144 (its DFT matrix and a chunk of the row"),
+    2097152: ("float16", "N <= 256 x 4096 = 1048576 (its DFT matrix and a chunk of the row"),
 }
 
 
@@ -102,7 +107,7 @@ def test_fp32_takes_plans_beyond_the_shared_memory_limit() -> None:
     assert outer_factors(20480, "float32").inner.n2 == 80
 
 
-@pytest.mark.parametrize("n", [8192, 65536, 262144])
+@pytest.mark.parametrize("n", [8192, 65536, 262144, 524288])
 def test_stage_decomposition_is_the_fft_convolution(n: int) -> None:
     u, spectrum, _, _ = random_problem(3, 2, n)
     exact = np.fft.ifft(np.fft.fft(u.astype(np.float64)) * spectrum[np.arange(3) % 2]).real
@@ -141,9 +146,11 @@ def test_outer_lowering_matches_float64(case: str, dtype: str) -> None:
     assert _check_lowering(CASES[case], dtype) <= TOLERANCE[dtype]
 
 
-@pytest.mark.parametrize(("n", "dtype"), [(131072, "float16"), (262144, "float32")])
+@pytest.mark.parametrize(
+    ("n", "dtype"), [(131072, "float16"), (262144, "float32"), (524288, "float16")]
+)
 def test_longest_plans_match_float64(n: int, dtype: str) -> None:
-    """n0 = 32 and 64 (column chunks of 128 and 64)."""
+    """n0 = 32, 64 and 128 (column chunks of 128, 64 and 32)."""
     case = ((1, n - 1000), n, n - 2000, 1, (1, n // 2 + 1, 2))
     assert _check_lowering(case, dtype) <= TOLERANCE[dtype]
 
@@ -228,6 +235,31 @@ def test_outer_kernel_shared_memory_within_sm90(fp16_16384: tuple[str, Any, list
     assert used == sorted(planned.values())  # one row chunk's operands, as planned
     assert max(used) <= STATIC_SHARED_BYTES <= arch_info("sm_90").max_shared_bytes
     check_shared_memory(resources, "sm_90")
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_outer_factor_128_reads_its_dft_matrix_from_global_memory(nvcc: str, fused: bool) -> None:
+    """N = 524288 = 128 x 64 x 64 in fp16: the outer matmuls' DFT matrix (2 n0 x n0,
+    64 KiB) does not fit beside the chunk, so the staged schedule loads its fragments from
+    global memory (the fused one always does); every kernel within 48 KiB, nvcc builds."""
+    from fftc.codegen.build import build
+    from fftc.codegen.cuda import STATIC_SHARED_BYTES
+    from fftc.codegen.cuda_schedule import cuda_knobs
+    from fftc.codegen.tvm_api import cuda_source
+    from fftc.kernels.cuda.build import check_shared_memory, kernel_resources
+    from fftc.target import parse_target
+
+    n = 524288
+    graph = fft_conv_graph((1, n // 2), FFTConvAttrs(n, n // 2), np.ones((1, n // 2 + 1, 2), "f4"))
+    with cuda_knobs({"fused": fused}):
+        result = build(graph, parse_target("cuda:sm_90"), dtype="float16")
+    assert result is not None
+    source = cuda_source(result.executable)
+    resources = [r for r in kernel_resources(source, "sm_90") if "monarch_conv524288" in r.name]
+    assert len(resources) == (3 if fused else 13)
+    assert max(r.shared_bytes for r in resources) <= STATIC_SHARED_BYTES
+    check_shared_memory(resources, "sm_90")
+    assert "wmma::mma_sync" in source
 
 
 # -- on a GPU -----------------------------------------------------------------------------------

@@ -113,8 +113,8 @@ def test_fp32_runs_the_monarch_matmuls_on_cuda_cores(
 
 
 def test_lengths_beyond_the_outer_stage_compile_with_the_fft_kernel(nvcc: str) -> None:
-    """N = 2^19 > 64 x 4096 (one outer stage's limit): the generic fused FFT convolution,
-    thread-per-output schedule.  (N = 4097 ... 262144: ``test_fft_conv_outer.py``.)"""
+    """N = 2^21 > 256 x 4096 (one outer stage's limit): the generic fused FFT convolution,
+    thread-per-output schedule.  (N = 4097 ... 1048576: ``test_fft_conv_outer.py``.)"""
     import numpy as np
 
     from fftc.codegen.build import build
@@ -122,7 +122,7 @@ def test_lengths_beyond_the_outer_stage_compile_with_the_fft_kernel(nvcc: str) -
     from fftc.target import parse_target
     from tests.cuda.test_fft_conv_monarch import fft_conv_graph
 
-    n = 2**19
+    n = 2**21
     spectrum = np.ones((2, n // 2 + 1, 2), np.float32)
     graph = fft_conv_graph((2, 3000), FFTConvAttrs(n, 3000), spectrum)
     result = build(graph, parse_target("cuda:sm_90"))

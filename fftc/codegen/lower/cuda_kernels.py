@@ -5,7 +5,7 @@ Monarch kernel.
 target is CUDA.  It lowers the op to the Monarch FFT convolution
 (``fftc.kernels.cuda.fft_conv``: DFT matmuls on tensor cores in the ``--dtype``
 precision, fp32 on CUDA cores) when the length fits the kernel (N = n1 x n2 up
-to 4096; longer ones with an outer DFT stage, N = n0 x n1 x n2 up to 262144:
+to 4096; longer ones with an outer DFT stage, N = n0 x n1 x n2 up to 1048576:
 ``fftc.kernels.cuda.outer``), and otherwise returns None with a note saying
 why, and the generic FFT kernel is used.  ``fft_conv2d`` (:func:`lower_fft_conv2d_cuda`)
 runs the two-factor stages with unit twiddles (``fftc.kernels.cuda.fft_conv2d``).

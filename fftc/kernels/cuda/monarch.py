@@ -130,14 +130,19 @@ def tensor_core_refusal(plan: MonarchPlan, dtype: str) -> str | None:
 
 
 def matmul_refusal(
-    shapes: Mapping[str, tuple[int, int, int]], plan_text: str, dtype: str
+    shapes: Mapping[str, tuple[int, int, int]],
+    plan_text: str,
+    dtype: str,
+    global_constants: frozenset[str] = frozenset(),
 ) -> str | None:
     """The first of a plan's matmul stages ``shapes`` over the WMMA schedule's limits in
-    ``dtype`` (fp32: none), as a reason naming the plan (``plan_text``), or None."""
+    ``dtype`` (fp32: none), as a reason naming the plan (``plan_text``), or None.
+    ``global_constants``: stages whose constant (left) matrix the schedule may read
+    from global memory when both operands do not fit (the outer plan's ``a0``, ``y0``)."""
     if dtype == "float32":
         return None
     for name, shape in shapes.items():
-        over = tile_limits(shape)
+        over = tile_limits(shape, constant_in_shared=name not in global_constants)
         if over:
             return (
                 f"Monarch FFT length {plan_text}: its matmul stage {name} would need "
@@ -146,18 +151,27 @@ def matmul_refusal(
     return None
 
 
-def shared_bytes(shape: tuple[int, int, int]) -> int:
+def shared_bytes(shape: tuple[int, int, int], constant_in_shared: bool = True) -> int:
     """Shared memory of one thread block of an ``(m, k, n)`` fp16/bf16 matmul stage:
-    both operands of its row (2 bytes each)."""
+    both operands of its row (2 bytes each), or only the per-row right one (``k x n``)
+    when the constant left matrix is read from global memory."""
     m, k, n = shape
-    return (m * k + k * n) * 2
+    return (m * k + k * n) * 2 if constant_in_shared else k * n * 2
 
 
-def tile_limits(shape: tuple[int, int, int]) -> list[str]:
+def stages_both(shape: tuple[int, int, int]) -> bool:
+    """Whether the staged WMMA schedule stages both operands of an ``(m, k, n)`` matmul in
+    shared memory (they fit), else only the per-row one (:func:`matmul_refusal`)."""
+    return shared_bytes(shape) <= SHARED_BYTES_LIMIT
+
+
+def tile_limits(shape: tuple[int, int, int], constant_in_shared: bool = True) -> list[str]:
     """What an ``(m, k, n)`` fp16/bf16 matmul stage exceeds of the WMMA schedule's
-    limits per thread block (empty when it fits)."""
+    limits per thread block (empty when it fits); ``constant_in_shared=False``: the
+    constant left matrix may stay in global memory (:func:`matmul_refusal`)."""
     m, _, n = shape
-    shared, warps = shared_bytes(shape), (m // TILE) * (n // TILE)
+    shared = shared_bytes(shape, constant_in_shared or stages_both(shape))
+    warps = (m // TILE) * (n // TILE)
     over = []
     if shared > SHARED_BYTES_LIMIT:
         over.append(f"{shared} bytes of shared memory (limit {SHARED_BYTES_LIMIT})")

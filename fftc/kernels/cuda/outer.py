@@ -55,17 +55,24 @@ from .monarch import (
     numpy_dtype,
     shared_bytes,
     spectrum_product,
+    stages_both,
     tensor_core_refusal,
     tile_limits,
 )
 
-#: the largest outer factor: at 64 the outer matmuls still stage their operands of a
-#: chunk in 24 and 32 KiB of shared memory; 128 would need 64 KiB for the DFT matrix alone
-MAX_N0 = 64
+#: the largest outer factor: up to 64 the outer matmuls stage both operands of a chunk
+#: in shared memory (24 and 32 KiB at 64); beyond, their DFT matrix (2 n0 x n0, 64 KiB
+#: at 128) is read from global memory and only the chunk is staged; at 256 the forward
+#: matmul has 2 x 256 / 16 = 32 output tiles per 16-column chunk, one warp each (the
+#: staged WMMA schedule's limit)
+MAX_N0 = 256
 #: the longest N with one outer stage
 MAX_OUTER_N = MAX_N0 * MAX_N
 #: the widest column chunk of the outer matmuls (2 n0 / 16 x width / 16 warps <= 32)
 MAX_WIDTH = 256
+#: the outer matmuls, whose DFT matrix the staged schedule reads from global memory when
+#: both operands do not fit in shared memory (``tensorcore.schedule_matmul``)
+GLOBAL_CONSTANTS = frozenset({"a0", "y0"})
 
 #: ``bin_at(row, k)``: (re, im) of the full spectrum's bin ``k`` for ``row``, float32
 BinAt = Callable[[Any, Any], tuple[Any, Any]]
@@ -113,7 +120,7 @@ def chunk_width(n0: int, m: int) -> int:
     """The widest column chunk (a multiple of 16 dividing ``m``) whose outer matmuls
     stay within the WMMA schedule's warps and shared memory per thread block."""
     widths = [w for w in range(TILE, min(m, MAX_WIDTH) + 1, TILE) if m % w == 0]
-    fitting = [w for w in widths if not any(tile_limits(s) for s in _outer_shapes(n0, w))]
+    fitting = [w for w in widths if not any(tile_limits(s, False) for s in _outer_shapes(n0, w))]
     return max(fitting) if fitting else TILE
 
 
@@ -138,17 +145,21 @@ def matmul_shapes(plan: OuterPlan) -> dict[str, tuple[int, int, int]]:
 
 def stage_shared_bytes(plan: OuterPlan) -> dict[str, int]:
     """Shared memory per thread block of each matmul stage in fp16/bf16."""
-    return {name: shared_bytes(shape) for name, shape in matmul_shapes(plan).items()}
+    shapes = matmul_shapes(plan)
+    return {
+        name: shared_bytes(shape, name not in GLOBAL_CONSTANTS or stages_both(shape))
+        for name, shape in shapes.items()
+    }
 
 
 def outer_tensor_core_refusal(plan: OuterPlan, dtype: str) -> str | None:
     """Why the WMMA schedule cannot take ``plan`` in ``dtype``, or None (fp32: CUDA cores)."""
     text = f"{plan.n} ({plan.n0} x {plan.inner.n1} x {plan.inner.n2})"
-    return matmul_refusal(matmul_shapes(plan), text, dtype)
+    return matmul_refusal(matmul_shapes(plan), text, dtype, GLOBAL_CONSTANTS)
 
 
 def outer_factors(n: int, dtype: str | None = None) -> OuterPlan:
-    """The plan with the smallest outer factor ``n0`` (a multiple of 16, <= 64) such that
+    """The plan with the smallest outer factor ``n0`` (a multiple of 16, <= 256) such that
     ``n / n0 <= 4096`` has a Monarch split; with ``dtype``, the first that also fits the
     tensor-core schedule.  The smallest ``n0`` keeps the outer DFT (n0 terms per point)
     cheap and leaves the work to the inner stages."""

@@ -8,7 +8,9 @@ a per-row tensor, the other a constant matrix, both in the compute dtype):
   tile (``threadIdx.y``), the k loop in 16-wide steps;
 * both operands of the row are staged in shared memory by the whole block
   (``threadIdx.y`` x 32 lanes), then loaded into ``wmma.matrix_a/b``
-  fragments; the accumulator fragment is filled with zeros, updated with
+  fragments (when both do not fit in 48 KiB, as the outer plan's DFT matrix for
+  n0 > 64, the constant's fragments are loaded straight from global memory);
+  the accumulator fragment is filled with zeros, updated with
   ``wmma::mma_sync`` and stored to global memory.
 
 fp32 matmuls get a plain thread-per-output schedule (CUDA cores).
@@ -20,6 +22,8 @@ import threading
 from typing import Any
 
 from fftc.codegen.tvm_api import Schedule, cuda_tensor_intrinsics
+
+from .monarch import stages_both
 
 TILE = 16
 WARP = 32
@@ -143,6 +147,8 @@ def schedule_matmul(sch: Schedule, block: Any, dtype: str) -> None:
         return
     intrin = wmma_intrinsics(dtype)
     r, i, j, k = sch.get_loops(block)
+    const = _constant_operand(sch, block)
+    both = stages_both((_extent(sch, i), _extent(sch, k), _extent(sch, j)))
     i0, i1 = sch.split(i, factors=[None, TILE])
     j0, j1 = sch.split(j, factors=[None, TILE])
     k0, k1 = sch.split(k, factors=[None, TILE])
@@ -154,10 +160,25 @@ def schedule_matmul(sch: Schedule, block: Any, dtype: str) -> None:
     warp_loop = sch.fuse(i0, j0)
     sch.bind(warp_loop, "threadIdx.y")
 
-    # operands: global -> shared (per row, all threads) -> fragments (per warp, per k step)
-    for index in (0, 1):
+    # operands: global -> shared (per row, all threads) -> fragments (per warp, per k step);
+    # a constant matrix too large to stage beside the row's operand (the outer plan's
+    # DFT matrix for n0 > 64) is loaded into fragments straight from global memory
+    staged = (0, 1) if const is None or both else (1 - const,)
+    for index in staged:
         _stage_to_shared(sch, outer, index, r, warps)
-    tensorize_tiles(sch, outer, inner, k0, warp_loop, intrin)
+    loads = None
+    if len(staged) == 1:
+        assert const is not None
+        global_load = global_wmma_load(dtype, is_b=const == 1)
+        loads = (global_load, intrin["load_b"]) if const == 0 else (intrin["load_a"], global_load)
+    tensorize_tiles(sch, outer, inner, k0, warp_loop, intrin, loads)
+
+
+def _constant_operand(sch: Schedule, block: Any) -> int | None:
+    """Which operand of a matmul block is the constant matrix (no row axis), if any."""
+    reads = sch.get(block).reads
+    ranks = [len(region.source.shape) for region in reads[:2]]
+    return ranks.index(2) if ranks.count(2) == 1 else None
 
 
 def tensorize_tiles(
