@@ -70,8 +70,8 @@ def _dtype(expr: Any) -> str:
 def apply_precision(mod: ir.IRModule, dtype: str, monarch_ops: int = 0) -> tuple[ir.IRModule, str]:
     """Rewrite float32 matmuls to ``dtype`` operands with float32 accumulation.
 
-    ``monarch_ops``: how many FFT convolutions lowering already put on the Monarch
-    kernel in ``dtype``.  Returns the module and a note for ``--explain``."""
+    ``monarch_ops``: how many FFT convolutions and DFTs lowering already put on the
+    Monarch kernel in ``dtype``.  Returns the module and a note for ``--explain``."""
     if dtype == "float32":
         return mod, "precision fp32: every op computes in the model's dtypes"
     mutator = _HalfMatmuls(mod, dtype)
@@ -82,15 +82,15 @@ def apply_precision(mod: ir.IRModule, dtype: str, monarch_ops: int = 0) -> tuple
     if mutator.rewritten == 0 and monarch_ops == 0:
         raise UsageError(
             f"--dtype {_short_name(dtype)}: this model has no float32 matmul and no FFT "
-            "convolution the Monarch kernel takes, to run in half precision (the other ops "
-            "compute in float32); use --dtype fp32"
+            "convolution or DFT the Monarch kernel takes, to run in half precision (the other "
+            "ops compute in float32); use --dtype fp32"
         )
     for gvar, func in updated.items():
         mod[gvar] = func
     return mod, (
         f"precision {_short_name(dtype)}: {mutator.rewritten} matmul(s) and {monarch_ops} "
-        f"Monarch FFT convolution(s) on {dtype} operands with float32 accumulation; other "
-        "FFT convolutions and ops in float32; inputs/outputs as declared"
+        f"Monarch FFT convolution(s)/DFT(s) on {dtype} operands with float32 accumulation; "
+        "other FFTs and ops in float32; inputs/outputs as declared"
     )
 
 

@@ -42,7 +42,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from fftc.kernels.cuda.fused import STAGES, FusionRefused, schedule_fused, shared_memory_bytes
+from fftc.kernels.cuda.fused import (
+    DFT_STAGES,
+    STAGES,
+    FusionRefused,
+    schedule_fused,
+    shared_memory_bytes,
+)
 from fftc.kernels.cuda.fused_outer import OUTER_STAGES, schedule_fused_outer
 from fftc.kernels.cuda.monarch import MATMUL_TAG, STAGE_TAG
 
@@ -116,9 +122,18 @@ def outer_output_block(sch: Any, blocks: list[Any]) -> Any | None:
     return _output_block(sch, blocks, OUTER_STAGES)
 
 
+def dft_output_block(sch: Any, blocks: list[Any]) -> Any | None:
+    """The output block if ``blocks`` are exactly a Monarch DFT function's."""
+    return _output_block(sch, blocks, DFT_STAGES)
+
+
 def fusable_output_block(sch: Any, blocks: list[Any]) -> Any | None:
-    """The output block of a two-factor or outer-plan Monarch function, else None."""
-    return monarch_output_block(sch, blocks) or outer_output_block(sch, blocks)
+    """The output block of a two-factor, outer-plan or DFT Monarch function, else None."""
+    return (
+        monarch_output_block(sch, blocks)
+        or outer_output_block(sch, blocks)
+        or dft_output_block(sch, blocks)
+    )
 
 
 def _output_block(sch: Any, blocks: list[Any], stages: tuple[str, ...]) -> Any | None:
@@ -156,9 +171,11 @@ def apply_fused(sch: Any, block: Any, target: Any, knobs: KnobSource) -> str:
     dtype = operand_dtype(sch)
     out_name = str(sch.get(block).name_hint)
     warps, tables = int(knobs.get(WARPS)), str(knobs.get(TABLES))
-    if outer_output_block(sch, list(sch.get_child_blocks(sch.get_sblock("root")))):
+    blocks = list(sch.get_child_blocks(sch.get_sblock("root")))
+    if outer_output_block(sch, blocks):
         return _apply_outer(sch, out_name, dtype, target, warps, tables)
-    used = schedule_fused(sch, out_name, dtype, warps, tables)
+    stages = DFT_STAGES if dft_output_block(sch, blocks) else STAGES
+    used = schedule_fused(sch, out_name, dtype, warps, tables, stages)
     ((static, dynamic),) = _shared_use(sch.mod, target, 1).values()
     return f"one kernel ({used} warps, {_check_shared(static, dynamic, target, '')} B shared)"
 

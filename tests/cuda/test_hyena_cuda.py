@@ -93,7 +93,7 @@ def test_explain_names_the_monarch_kernel(nvcc: str, capsys: pytest.CaptureFixtu
         r"input zero padded 256 -> 512",
         out,
     )
-    assert "1 Monarch FFT convolution(s) on float16 operands" in out
+    assert "1 Monarch FFT convolution(s)/DFT(s) on float16 operands" in out
     # Relax fused the gate (and the output slice) into the kernel's output stage; the
     # D*u residual is in the spectrum (spectral-fusion: fft_conv(u, K + D))
     assert re.search(r"\[fuse-blocks\] \w*monarch_conv512\w*: monarch \+ 2 fused ops", out)

@@ -21,6 +21,7 @@ from fftc.codegen.lower.registry import Expr, LowerContext
 from fftc.codegen.tvm_api import relax
 from fftc.errors import UsageError
 from fftc.ir import Node
+from fftc.ir.ops.dft import DFTAttrs
 from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs
 
 if TYPE_CHECKING:
@@ -194,5 +195,38 @@ def lower_fft_conv2d_cuda(
         f"axis, no twiddles), DFT matmuls in {_ENGINES[ctx.compute_dtype]}; full spectrum "
         f"from the one-sided one by Hermitian symmetry; {plan.stage_count} stages "
         f"{_kernels_text(plan)}"
+    )
+    return [y]
+
+
+def lower_dft_cuda(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr] | None:
+    """``dft`` on the Monarch kernel's forward stages (``fftc.kernels.cuda.dft``: two DFT
+    matmuls and the twiddles between them), or None with a note."""
+    from fftc.kernels.cuda.dft import dft_plan, emit_monarch_dft
+    from fftc.kernels.cuda.monarch import DTYPES
+
+    a = node.attrs
+    assert isinstance(a, DFTAttrs)
+    x = args[0]
+    assert x is not None
+    why = None
+    if str(x.ty.dtype) != "float32":
+        why = f"input dtype {x.ty.dtype} (the Monarch lowering reads float32)"
+    elif ctx.compute_dtype not in DTYPES:
+        why = f"compute dtype {ctx.compute_dtype}"
+    else:
+        try:
+            plan = dft_plan(a, ctx.compute_dtype)
+        except UsageError as err:
+            why = str(err)
+    if why is not None:
+        ctx.notes.append(f"{node.label}: not on the tensor-core Monarch kernel: {why}")
+        return None
+    y = emit_monarch_dft(ctx.bb, x, a, plan, ctx.compute_dtype)
+    ctx.monarch_ops.append(node.label)
+    kind = ("irfft" if a.onesided else "ifft") if a.inverse else ("rfft" if a.onesided else "fft")
+    ctx.notes.append(
+        f"{node.label}: Monarch {kind} n={a.length} = {plan.n1} x {plan.n2} (two DFT-matmul "
+        f"stages and twiddles), DFT matmuls in {_ENGINES[ctx.compute_dtype]}"
     )
     return [y]

@@ -6,7 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fftc.codegen.lower.cuda_kernels import lower_fft_conv2d_cuda, lower_fft_conv_cuda
+from fftc.codegen.lower.cuda_kernels import (
+    lower_dft_cuda,
+    lower_fft_conv2d_cuda,
+    lower_fft_conv_cuda,
+)
 from fftc.codegen.lower.registry import Expr, LowerContext, accumulate_in_f32, lowers
 from fftc.codegen.tvm_api import relax, te, tirx
 from fftc.ir import Node
@@ -66,6 +70,8 @@ def conv_transpose(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -
 @lowers("dft")
 @accumulate_in_f32
 def dft(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -> list[Expr]:
+    if ctx.target_kind == "cuda" and (monarch := lower_dft_cuda(ctx, node, args)):
+        return monarch  # two DFT matmul stages on tensor cores, if the length fits
     from fftc.kernels.fft import emit_dft, plan_dft
 
     a = node.attrs

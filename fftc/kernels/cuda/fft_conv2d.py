@@ -38,7 +38,7 @@ from fftc.schedules.base import KERNEL_ATTR
 from ..fft import with_op_pattern
 from ..fft_conv import OUT_EWISE_FUSABLE
 from ..fft_conv2d import Geometry
-from .fused import IMAGE_AXIS_ATTR
+from .fused import POINT_AXES_ATTR
 from .monarch import MAX_N, STAGE_TAG, TILE, MonarchPlan, monarch_stages, table_arrays
 from .monarch import tensor_core_refusal as plan_refusal
 
@@ -135,5 +135,5 @@ def monarch_fft_conv2d_compute(
         return y[r, index[first] * sh, index[first + 1] * sw].astype(data.dtype)
 
     shape = (*g.outer, oh, ow, *g.inner)
-    attrs = {KERNEL_ATTR: STAGE_TAG, IMAGE_AXIS_ATTR: first}  # the fused schedule's row view
+    attrs = {KERNEL_ATTR: STAGE_TAG, POINT_AXES_ATTR: [first, first + 1]}  # fused row view
     return te.compute(shape, body, name="monarch_out", attrs=attrs)

@@ -66,6 +66,8 @@ SCOPE = "shared.dyn"
 ACC_SCOPE = "shared"
 #: the stages before the output, in dataflow order (producer first)
 STAGES = ("x1", "c1", "t1", "c2", "p", "c3", "t3", "c4")
+#: the stages of a DFT on the Monarch kernel's forward half (``fftc.kernels.cuda.dft``)
+DFT_STAGES = ("x1", "c1", "t1", "c2")
 
 
 class FusionRefused(Exception):
@@ -100,16 +102,21 @@ def _thread_loop(sch: Schedule, block: Any) -> Any:
 
 
 def schedule_fused(
-    sch: Schedule, out_name: str, dtype: str, warps: int, tables: str = "global"
+    sch: Schedule,
+    out_name: str,
+    dtype: str,
+    warps: int,
+    tables: str = "global",
+    stages: tuple[str, ...] = STAGES,
 ) -> int:
-    """Fuse the Monarch stages of ``sch`` (blocks named as in :data:`STAGES`, output
-    block ``out_name``) into one kernel; returns the warps per block used.  ``tables``:
-    where fp16/bf16 matmuls load their DFT-matrix fragments from (``global``, or
-    ``shared``: staged into shared memory by the block first)."""
-    tiles = [tile_count(sch, sch.get_sblock(name)) for name in MATMUL_BLOCKS]
-    used = warps_used(tiles, warps, dtype)
+    """Fuse the Monarch stages of ``sch`` (blocks named as in ``stages``: :data:`STAGES`,
+    or :data:`DFT_STAGES`; output block ``out_name``) into one kernel; returns the warps
+    per block used.  ``tables``: where fp16/bf16 matmuls load their DFT-matrix fragments
+    from (``global``, or ``shared``: staged into shared memory by the block first)."""
+    matmuls = [sch.get_sblock(name) for name in stages if name in MATMUL_BLOCKS]
+    used = warps_used([tile_count(sch, block) for block in matmuls], warps, dtype)
     flatten_rows(sch, sch.get_sblock(out_name))
-    fuse_rows(sch, STAGES, out_name, dtype, used, tables)
+    fuse_rows(sch, stages, out_name, dtype, used, tables)
     return used
 
 
@@ -155,21 +162,22 @@ def is_matmul(sch: Schedule, block: Any) -> bool:
     return any(int(iv.iter_type) == 2 for iv in sch.get(block).iter_vars)  # 2: CommReduce
 
 
-#: an output block's annotation: the first of its two image axes (a 2-D convolution's
-#: output, ``fftc.kernels.cuda.fft_conv2d``), whose points are one row's
-IMAGE_AXIS_ATTR = "fftc.monarch.image_axis"
+#: an output block's annotation: the axes whose points make one row's point index, in
+#: order (default: the last axis): a 2-D convolution's two image axes
+#: (``fftc.kernels.cuda.fft_conv2d``), a DFT's transformed axis and its [Re, Im] axis
+#: (``fftc.kernels.cuda.dft``)
+POINT_AXES_ATTR = "fftc.monarch.point_axes"
 
 
 def flatten_rows(sch: Schedule, block: Any) -> None:
     """Give an output block with several row axes (e.g. ``(B, H, L)``) one row axis, so
-    ``reverse_compute_at`` can map it onto the stages' flat row ``r``; a 2-D output
-    (annotated :data:`IMAGE_AXIS_ATTR`) becomes ``(row, oh * OW + ow)``, its row the
-    other axes in order."""
+    ``reverse_compute_at`` can map it onto the stages' flat row ``r``: ``(row, point)``,
+    the row the axes not in :data:`POINT_AXES_ATTR` in order, the point those."""
     node = sch.get(block)
     dims = [iv.dom.extent for iv in node.iter_vars]
-    image = node.annotations.get(IMAGE_AXIS_ATTR)
-    points = (len(dims) - 1,) if image is None else (int(image), int(image) + 1)
-    if len(dims) - len(points) <= 1 and points[-1] == len(dims) - 1:
+    annotated = node.annotations.get(POINT_AXES_ATTR)
+    points = (len(dims) - 1,) if annotated is None else tuple(int(a) for a in annotated)
+    if len(dims) - len(points) <= 1 and points == tuple(range(len(dims) - len(points), len(dims))):
         return  # already (row, point) or (point,)
 
     def rows_then_point(*index: Any) -> tuple[Any, Any]:
