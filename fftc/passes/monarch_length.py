@@ -42,7 +42,7 @@ import numpy as np
 from fftc.errors import UsageError
 from fftc.ir.ops.spectral import FFTConv2DAttrs, FFTConvAttrs, complex_of, fft2_axes, planar_of
 from fftc.kernels.cuda.fft_conv2d import image_plan
-from fftc.kernels.cuda.monarch import TILE
+from fftc.kernels.cuda.limits import TILE
 from fftc.passes.rewrite import Match, RewritePass, RewriteRule
 
 PASS_NAME = "monarch-length"

@@ -80,14 +80,20 @@ def test_one_kernel(built: FusedBuild) -> None:
     assert list(built.shared) == ["main_kernel"]
 
 
-def test_tensor_cores_for_half_precision(built: FusedBuild) -> None:
-    if built.dtype == "float32":
-        assert "wmma" not in built.source
+def assert_tensor_cores(source: str, dtype: str, matmuls: int) -> None:
+    """fp16/bf16: one ``wmma::mma_sync`` per DFT matmul stage on ``dtype`` fragments and
+    TVM's storage-sync between stages; fp32: no WMMA at all."""
+    if dtype == "float32":
+        assert "wmma" not in source
         return
-    assert built.source.count("wmma::mma_sync") == 4  # one per DFT matmul stage
-    operand = {"float16": "half", "bfloat16": r"(nv_bfloat16|__nv_bfloat16)"}[built.dtype]
-    assert re.search(rf"wmma::matrix_a, 16, 16, 16, {operand}", built.source)
-    assert "__syncthreads()" in built.source  # TVM's storage-sync pass between stages
+    assert source.count("wmma::mma_sync") == matmuls
+    operand = {"float16": "half", "bfloat16": r"(nv_bfloat16|__nv_bfloat16)"}[dtype]
+    assert re.search(rf"wmma::matrix_a, 16, 16, 16, {operand}", source)
+    assert "__syncthreads()" in source
+
+
+def test_tensor_cores_for_half_precision(built: FusedBuild) -> None:
+    assert_tensor_cores(built.source, built.dtype, 4)  # four DFT matmul stages
 
 
 def test_shared_memory_within_the_arch_limit(built: FusedBuild) -> None:

@@ -32,7 +32,7 @@ import pytest
 from fftc.codegen.lower import lower_graph
 from fftc.errors import UsageError
 from fftc.ir.ops.spectral import FFTConvAttrs, fft_conv_reference
-from fftc.kernels.cuda.monarch import MAX_WARPS, SHARED_BYTES_LIMIT, TILE
+from fftc.kernels.cuda.limits import MAX_WARPS, SHARED_BYTES_LIMIT, TILE
 from fftc.kernels.cuda.outer import (
     OuterPlan,
     fft_conv_plan,
@@ -265,12 +265,12 @@ def test_outer_factor_128_reads_its_dft_matrix_from_global_memory(nvcc: str, fus
 # -- on a GPU -----------------------------------------------------------------------------------
 
 
-@pytest.mark.gpu
-@pytest.mark.torch
-@pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("n", [16384, 65536])
-def test_outer_kernel_on_the_gpu_against_torch(n: int, dtype: str) -> None:
-    """Causal (L < N), one spectrum per channel, stride 2: against torch's rfft/irfft."""
+def run_on_gpu_against_torch(
+    shape: tuple[int, ...], attrs: FFTConvAttrs, dtype: str
+) -> tuple[float, list[str], dict[str, list[str]]]:
+    """Build ``fft_conv`` (one random spectrum per channel) for the local GPU, run it on
+    random ``x``: its error relative to torch's float64 rfft/irfft, the build's notes and
+    its schedule report."""
     import torch
     from tvm.runtime.vm import VirtualMachine
 
@@ -279,14 +279,12 @@ def test_outer_kernel_on_the_gpu_against_torch(n: int, dtype: str) -> None:
     from fftc.codegen.tvm_api import tvm
     from fftc.target import parse_target
 
-    shape, out, stride = (4, 3, n - 1000), (n - 1000) // 2, 2
+    n = attrs.length
     rng = np.random.default_rng(0)
-    spectrum = rng.standard_normal((3, n // 2 + 1, 2)).astype(np.float32)
-    graph = fft_conv_graph(shape, FFTConvAttrs(n, out, stride), spectrum)
-    spec = parse_target(f"cuda:{local_cuda_arch() or 'sm_80'}")
-    result = build(graph, spec, dtype=dtype)
+    spectrum = rng.standard_normal((shape[-2], n // 2 + 1, 2)).astype(np.float32)
+    graph = fft_conv_graph(shape, attrs, spectrum)
+    result = build(graph, parse_target(f"cuda:{local_cuda_arch() or 'sm_80'}"), dtype=dtype)
     assert result is not None
-    assert any("13 stages" in note for note in result.notes)
     x = rng.standard_normal(shape).astype(np.float32)
     dev = tvm.cuda(0)
     (got,) = VirtualMachine(result.executable, dev)["main"](tvm.runtime.tensor(x, dev))
@@ -294,8 +292,21 @@ def test_outer_kernel_on_the_gpu_against_torch(n: int, dtype: str) -> None:
     tx = torch.tensor(x, dtype=torch.float64, device="cuda")
     tk = torch.tensor(spectrum, dtype=torch.float64, device="cuda")
     y = torch.fft.irfft(torch.fft.rfft(tx, n=n) * torch.complex(tk[..., 0], tk[..., 1]), n=n)
-    ref = y[..., ::stride][..., :out].cpu().numpy()
-    assert relative_error(got.numpy().astype(np.float64), ref) <= TOLERANCE[dtype]
+    ref = y[..., :: attrs.stride][..., : attrs.out_length].cpu().numpy()
+    error = relative_error(got.numpy().astype(np.float64), ref)
+    return error, result.notes, dict(result.schedule.scheduled)
+
+
+@pytest.mark.gpu
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [16384, 65536])
+def test_outer_kernel_on_the_gpu_against_torch(n: int, dtype: str) -> None:
+    """Causal (L < N), one spectrum per channel, stride 2: against torch's rfft/irfft."""
+    shape = (4, 3, n - 1000)
+    error, notes, _ = run_on_gpu_against_torch(shape, FFTConvAttrs(n, (n - 1000) // 2, 2), dtype)
+    assert any("13 stages" in note for note in notes)
+    assert error <= TOLERANCE[dtype]
 
 
 def test_rows_over_the_scratch_budget_run_in_several_calls(monkeypatch: Any) -> None:

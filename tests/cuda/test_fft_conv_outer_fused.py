@@ -34,8 +34,9 @@ from tests.cuda.host_schedule import cuda_target as _target
 from tests.cuda.host_schedule import fused_module as _fused_module
 from tests.cuda.host_schedule import monarch_func as _monarch_func
 from tests.cuda.host_schedule import schedule_and_compare
-from tests.cuda.test_fft_conv_fused import kernel_names
-from tests.cuda.test_fft_conv_monarch import TOLERANCE, _gated_graph, fft_conv_graph, relative_error
+from tests.cuda.test_fft_conv_fused import assert_tensor_cores, kernel_names
+from tests.cuda.test_fft_conv_monarch import TOLERANCE, _gated_graph, fft_conv_graph
+from tests.cuda.test_fft_conv_outer import run_on_gpu_against_torch
 
 #: (dtype, N, arch, gated: Hyena's epilogue and a run-time spectrum) of the nvcc builds
 CASES = [
@@ -114,13 +115,7 @@ def test_three_kernels(built: OuterBuild) -> None:
 
 
 def test_tensor_cores_for_half_precision(built: OuterBuild) -> None:
-    if built.dtype == "float32":
-        assert "wmma" not in built.source
-        return
-    assert built.source.count("wmma::mma_sync") == 6  # one per DFT matmul stage
-    operand = {"float16": "half", "bfloat16": r"(nv_bfloat16|__nv_bfloat16)"}[built.dtype]
-    assert re.search(rf"wmma::matrix_a, 16, 16, 16, {operand}", built.source)
-    assert "__syncthreads()" in built.source
+    assert_tensor_cores(built.source, built.dtype, 6)  # six DFT matmul stages
 
 
 def test_shared_memory_within_the_arch_limit(built: OuterBuild) -> None:
@@ -236,28 +231,8 @@ def test_fp32_schedule_computes_the_same_on_the_host(length: int, kernels: int) 
 @pytest.mark.parametrize("n", [8192, 65536])
 def test_fused_outer_kernels_against_torch(n: int, dtype: str) -> None:
     """Causal (L = N/2), one spectrum per channel: three kernels, against torch's FFT."""
-    import torch
-    from tvm.runtime.vm import VirtualMachine
-
-    from fftc.codegen.build import build
-    from fftc.codegen.cuda import local_cuda_arch
-    from fftc.codegen.tvm_api import tvm
-    from fftc.target import parse_target
-
-    shape, length = (4, 3, n // 2), n // 2
-    rng = np.random.default_rng(0)
-    spectrum = rng.standard_normal((3, n // 2 + 1, 2)).astype(np.float32)
-    graph = fft_conv_graph(shape, FFTConvAttrs(n, length), spectrum)
-    result = build(graph, parse_target(f"cuda:{local_cuda_arch() or 'sm_80'}"), dtype=dtype)
-    assert result is not None
-    (used,) = [v for k, v in result.schedule.scheduled.items() if "monarch" in k]
+    shape = (4, 3, n // 2)
+    error, _, scheduled = run_on_gpu_against_torch(shape, FFTConvAttrs(n, n // 2), dtype)
+    (used,) = [v for k, v in scheduled.items() if "monarch" in k]
     assert used[0].startswith("monarch.fused:3 kernels ("), used
-    x = rng.standard_normal(shape).astype(np.float32)
-    dev = tvm.cuda(0)
-    (got,) = VirtualMachine(result.executable, dev)["main"](tvm.runtime.tensor(x, dev))
-
-    tx = torch.tensor(x, dtype=torch.float64, device="cuda")
-    tk = torch.tensor(spectrum, dtype=torch.float64, device="cuda")
-    y = torch.fft.irfft(torch.fft.rfft(tx, n=n) * torch.complex(tk[..., 0], tk[..., 1]), n=n)
-    ref = y[..., :length].cpu().numpy()
-    assert relative_error(got.numpy().astype(np.float64), ref) <= TOLERANCE[dtype]
+    assert error <= TOLERANCE[dtype]

@@ -39,7 +39,8 @@ from ..fft import with_op_pattern
 from ..fft_conv import OUT_EWISE_FUSABLE
 from ..fft_conv2d import Geometry
 from .fused import POINT_AXES_ATTR
-from .monarch import MAX_N, STAGE_TAG, TILE, MonarchPlan, monarch_stages, table_arrays
+from .limits import TILE
+from .monarch import MAX_N, STAGE_TAG, MonarchPlan, monarch_stages, table_arrays
 from .monarch import tensor_core_refusal as plan_refusal
 
 

@@ -57,7 +57,8 @@ from typing import Any
 
 from fftc.codegen.tvm_api import Schedule, tirx
 
-from .monarch import MATMUL_BLOCKS, TILE
+from .limits import TILE
+from .monarch import MATMUL_BLOCKS
 from .tensorcore import WARP, global_wmma_load, shared_wmma_intrinsics, tensorize_tiles
 
 #: scope of the intermediates (and staged DFT matrices) of the fused kernel

@@ -40,24 +40,20 @@ from fftc.codegen.tvm_api import te, tirx
 from fftc.errors import UsageError
 from fftc.schedules.base import KERNEL_ATTR
 
+from .limits import TILE, matmul_refusal, shared_bytes, stages_both, tile_limits
 from .monarch import (
     MATMUL_TAG,
     MAX_N,
     STAGE_TAG,
-    TILE,
     MonarchPlan,
     dft_matrix,
     forward_from_c1,
     inverse_to_t3,
-    matmul_refusal,
     monarch_factors,
     monarch_tables,
     numpy_dtype,
-    shared_bytes,
     spectrum_product,
-    stages_both,
     tensor_core_refusal,
-    tile_limits,
 )
 
 #: the largest outer factor: up to 64 the outer matmuls stage both operands of a chunk

@@ -23,7 +23,7 @@ from typing import Any
 
 from fftc.codegen.tvm_api import Schedule, cuda_tensor_intrinsics
 
-from .monarch import stages_both
+from .limits import stages_both
 
 TILE = 16
 WARP = 32
