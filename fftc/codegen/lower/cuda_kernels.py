@@ -14,7 +14,7 @@ runs the two-factor stages with unit twiddles (``fftc.kernels.cuda.fft_conv2d``)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from fftc.codegen.lower.registry import Expr, LowerContext
@@ -157,32 +157,42 @@ def _kernels_text(plan: MonarchPlan | OuterPlan) -> str:
     )
 
 
+def _monarch_plan(
+    ctx: LowerContext, node: Node, dtypes: Sequence[str], make_plan: Callable[[str], MonarchPlan]
+) -> MonarchPlan | None:
+    """``make_plan(compute dtype)`` when the op's argument ``dtypes`` are float32 and the
+    compute dtype is the kernel's, else None with the ``[lower]`` note saying why."""
+    from fftc.kernels.cuda.monarch import DTYPES
+
+    why = None
+    if any(d != "float32" for d in dtypes):
+        why = f"argument dtypes {'/'.join(dtypes)} (the Monarch lowering reads float32)"
+    elif ctx.compute_dtype not in DTYPES:
+        why = f"compute dtype {ctx.compute_dtype}"
+    else:
+        try:
+            return make_plan(ctx.compute_dtype)
+        except UsageError as err:
+            why = str(err)
+    ctx.notes.append(f"{node.label}: not on the tensor-core Monarch kernel: {why}")
+    return None
+
+
 def lower_fft_conv2d_cuda(
     ctx: LowerContext, node: Node, args: Sequence[Expr | None]
 ) -> list[Expr] | None:
     """``fft_conv2d`` on the Monarch kernel's stages with the twiddles set to one (a 2-D
     DFT is a twiddle-free Monarch FFT: ``fftc.kernels.cuda.fft_conv2d``), or None."""
     from fftc.kernels.cuda.fft_conv2d import emit_monarch_fft_conv2d, image_plan
-    from fftc.kernels.cuda.monarch import DTYPES
 
     a = node.attrs
     assert isinstance(a, FFTConv2DAttrs)
     x, spectrum = args[0], args[1]
     assert x is not None
     assert spectrum is not None
-    why = None
     dtypes = (str(x.ty.dtype), str(spectrum.ty.dtype))
-    if dtypes != ("float32", "float32"):
-        why = f"input/spectrum dtypes {dtypes[0]}/{dtypes[1]} (the Monarch lowering reads float32)"
-    elif ctx.compute_dtype not in DTYPES:
-        why = f"compute dtype {ctx.compute_dtype}"
-    else:
-        try:
-            plan: MonarchPlan = image_plan(a.lengths, ctx.compute_dtype)
-        except UsageError as err:
-            why = str(err)
-    if why is not None:
-        ctx.notes.append(f"{node.label}: not on the tensor-core Monarch kernel: {why}")
+    plan = _monarch_plan(ctx, node, dtypes, lambda dtype: image_plan(a.lengths, dtype))
+    if plan is None:
         return None
     y = emit_monarch_fft_conv2d(
         ctx.bb, x, spectrum, plan=plan, out_shape=a.out_shape, strides=a.strides, axis=a.axis,
@@ -203,24 +213,13 @@ def lower_dft_cuda(ctx: LowerContext, node: Node, args: Sequence[Expr | None]) -
     """``dft`` on the Monarch kernel's forward stages (``fftc.kernels.cuda.dft``: two DFT
     matmuls and the twiddles between them), or None with a note."""
     from fftc.kernels.cuda.dft import dft_plan, emit_monarch_dft
-    from fftc.kernels.cuda.monarch import DTYPES
 
     a = node.attrs
     assert isinstance(a, DFTAttrs)
     x = args[0]
     assert x is not None
-    why = None
-    if str(x.ty.dtype) != "float32":
-        why = f"input dtype {x.ty.dtype} (the Monarch lowering reads float32)"
-    elif ctx.compute_dtype not in DTYPES:
-        why = f"compute dtype {ctx.compute_dtype}"
-    else:
-        try:
-            plan = dft_plan(a, ctx.compute_dtype)
-        except UsageError as err:
-            why = str(err)
-    if why is not None:
-        ctx.notes.append(f"{node.label}: not on the tensor-core Monarch kernel: {why}")
+    plan = _monarch_plan(ctx, node, (str(x.ty.dtype),), lambda dtype: dft_plan(a, dtype))
+    if plan is None:
         return None
     y = emit_monarch_dft(ctx.bb, x, a, plan, ctx.compute_dtype)
     ctx.monarch_ops.append(node.label)

@@ -27,7 +27,6 @@ from typing import Any
 import numpy as np
 
 from fftc.codegen.tvm_api import relax, te, tirx
-from fftc.errors import UsageError
 from fftc.ir.ops.dft import DFTAttrs
 from fftc.schedules.base import KERNEL_ATTR
 
@@ -40,10 +39,13 @@ from .monarch import (
     STAGE_TAG,
     MonarchPlan,
     dft_matrix,
+    fitting_plan,
     forward_from_c1,
+    left_block,
     monarch_factors,
     numpy_dtype,
-    tensor_core_refusal,
+    right_block,
+    twiddle_table,
 )
 
 _MATMUL = {KERNEL_ATTR: MATMUL_TAG}
@@ -53,29 +55,19 @@ _STAGE = {KERNEL_ATTR: STAGE_TAG}
 def dft_plan(a: DFTAttrs, dtype: str) -> MonarchPlan:
     """The two-factor Monarch plan of ``a``'s length in ``dtype``; raises UsageError
     saying why the kernel cannot take it."""
-    plan = monarch_factors(a.length)
-    why = tensor_core_refusal(plan, dtype)
-    if why is not None:
-        raise UsageError(why)
-    return plan
+    return fitting_plan(monarch_factors(a.length), dtype)
 
 
 def dft_tables(plan: MonarchPlan, inverse: bool, complex_input: bool, dtype: str) -> dict[str, Any]:
     """The first matrix (real ``2 n1 x n1`` or complex-block ``2 n1 x 2 n1``), the right
     block matrix of ``F_n2`` and the twiddles, for the transform's direction."""
     f1, f2 = dft_matrix(plan.n1, inverse), dft_matrix(plan.n2, inverse)
-    sign = 1.0 if inverse else -1.0
-    k1, b = np.arange(plan.n1)[:, None], np.arange(plan.n2)[None, :]
-    twiddle = np.exp(sign * 2j * np.pi * k1 * b / plan.n)
-    if complex_input:
-        first = np.block([[f1.real, -f1.imag], [f1.imag, f1.real]])
-    else:
-        first = np.concatenate([f1.real, f1.imag], axis=0)
+    first = left_block(f1) if complex_input else np.concatenate([f1.real, f1.imag], axis=0)
     np_dtype = numpy_dtype(dtype)
     return {
         "f1": first.astype(np_dtype),
-        "g2": np.block([[f2.real, f2.imag], [-f2.imag, f2.real]]).astype(np_dtype),
-        "twiddle": np.stack([twiddle.real, twiddle.imag]).astype(np.float32),
+        "g2": right_block(f2).astype(np_dtype),
+        "twiddle": twiddle_table(plan, inverse).astype(np.float32),
     }
 
 

@@ -40,8 +40,7 @@ from ..fft_conv import OUT_EWISE_FUSABLE
 from ..fft_conv2d import Geometry
 from .fused import POINT_AXES_ATTR
 from .limits import TILE
-from .monarch import MAX_N, STAGE_TAG, MonarchPlan, monarch_stages, table_arrays
-from .monarch import tensor_core_refusal as plan_refusal
+from .monarch import MAX_N, STAGE_TAG, MonarchPlan, fitting_plan, monarch_stages, table_arrays
 
 
 def image_plan(lengths: tuple[int, int], dtype: str) -> MonarchPlan:
@@ -58,11 +57,7 @@ def image_plan(lengths: tuple[int, int], dtype: str) -> MonarchPlan:
             f"2-D Monarch FFT {nh}x{nw}: {nh * nw} points, over the {MAX_N} one image "
             "may have in a thread block's shared memory"
         )
-    plan = MonarchPlan(nh * nw, nh, nw)
-    why = plan_refusal(plan, dtype)
-    if why is not None:
-        raise UsageError(why)
-    return plan
+    return fitting_plan(MonarchPlan(nh * nw, nh, nw), dtype)
 
 
 def image_tables(plan: MonarchPlan, dtype: str) -> dict[str, np.ndarray]:

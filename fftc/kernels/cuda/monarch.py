@@ -123,6 +123,14 @@ def tensor_core_refusal(plan: MonarchPlan, dtype: str) -> str | None:
     return matmul_refusal(matmul_shapes(plan), f"{plan.n} ({plan.n1} x {plan.n2})", dtype)
 
 
+def fitting_plan(plan: MonarchPlan, dtype: str) -> MonarchPlan:
+    """``plan`` if the WMMA schedule takes it in ``dtype``, else UsageError saying why."""
+    why = tensor_core_refusal(plan, dtype)
+    if why is not None:
+        raise UsageError(why)
+    return plan
+
+
 # -- the constant tables ----------------------------------------------------------------------
 
 
@@ -133,26 +141,36 @@ def dft_matrix(n: int, inverse: bool = False) -> np.ndarray:
     return np.exp(sign * 2j * np.pi * np.outer(j, j) / n)
 
 
-def _right_block(f: np.ndarray) -> np.ndarray:
+def right_block(f: np.ndarray) -> np.ndarray:
     """Real ``2k x 2n`` matrix ``G`` with ``[vr | vi] @ G = [Re | Im] of v @ f``."""
     return np.block([[f.real, f.imag], [-f.imag, f.real]])
+
+
+def left_block(f: np.ndarray) -> np.ndarray:
+    """Real ``2m x 2k`` matrix ``G`` with ``G @ [vr; vi] = [Re; Im] of f @ v``."""
+    return np.block([[f.real, -f.imag], [f.imag, f.real]])
+
+
+def twiddle_table(plan: MonarchPlan, inverse: bool = False) -> np.ndarray:
+    """``[Re, Im]`` of ``W[k1, b] = exp(-+2 pi i k1 b / N)``, shape ``(2, n1, n2)``."""
+    k1 = np.arange(plan.n1)[:, None]
+    b = np.arange(plan.n2)[None, :]
+    twiddle = np.exp((1.0 if inverse else -1.0) * 2j * np.pi * k1 * b / plan.n)
+    return np.stack([twiddle.real, twiddle.imag])
 
 
 def monarch_tables(plan: MonarchPlan) -> dict[str, np.ndarray]:
     """The stage matrices and twiddles, float64 (cast by the caller)."""
     f1, f2 = dft_matrix(plan.n1), dft_matrix(plan.n2)
     f1_inv, f2_inv = dft_matrix(plan.n1, True), dft_matrix(plan.n2, True)
-    k1 = np.arange(plan.n1)[:, None]
-    b = np.arange(plan.n2)[None, :]
-    twiddle = np.exp(-2j * np.pi * k1 * b / plan.n)
     return {
         # C1 = F1s @ X: rows [0, n1) the real part, [n1, 2 n1) the imaginary part
         "f1": np.concatenate([f1.real, f1.imag], axis=0),
-        "g2": _right_block(f2),
-        "h2": _right_block(f2_inv),
+        "g2": right_block(f2),
+        "h2": right_block(f2_inv),
         # Y = L4 @ [Er; Ei] = Re(conj(F1) @ E)
         "l4": np.concatenate([f1_inv.real, -f1_inv.imag], axis=1),
-        "twiddle": np.stack([twiddle.real, twiddle.imag]),
+        "twiddle": twiddle_table(plan),
     }
 
 

@@ -47,13 +47,14 @@ from .monarch import (
     STAGE_TAG,
     MonarchPlan,
     dft_matrix,
+    fitting_plan,
     forward_from_c1,
     inverse_to_t3,
+    left_block,
     monarch_factors,
     monarch_tables,
     numpy_dtype,
     spectrum_product,
-    tensor_core_refusal,
 )
 
 #: the largest outer factor: up to 64 the outer matmuls stage both operands of a chunk
@@ -191,19 +192,10 @@ def fft_conv_plan(n: int, dtype: str) -> MonarchPlan | OuterPlan:
     to 4096, an outer stage beyond; raises UsageError saying why none fits."""
     if n > MAX_N:
         return outer_factors(n, dtype)
-    plan = monarch_factors(n)
-    why = tensor_core_refusal(plan, dtype)
-    if why is not None:
-        raise UsageError(why)
-    return plan
+    return fitting_plan(monarch_factors(n), dtype)
 
 
 # -- the constant tables ----------------------------------------------------------------------
-
-
-def _left_block(f: np.ndarray) -> np.ndarray:
-    """Real ``2m x 2k`` matrix ``G`` with ``G @ [vr; vi] = [Re; Im] of f @ v``."""
-    return np.block([[f.real, -f.imag], [f.imag, f.real]])
 
 
 def outer_tables(plan: OuterPlan) -> dict[str, np.ndarray]:
@@ -217,10 +209,10 @@ def outer_tables(plan: OuterPlan) -> dict[str, np.ndarray]:
     return {
         "f0": np.concatenate([f0.real, f0.imag], axis=0),  # A = [Re; Im] of F0 @ x
         "twiddle0": np.stack([twiddle0.real, twiddle0.imag]),
-        "f1c": _left_block(dft_matrix(plan.inner.n1)),
+        "f1c": left_block(dft_matrix(plan.inner.n1)),
         "g2": inner["g2"],
         "h2": inner["h2"],
-        "l4c": _left_block(dft_matrix(plan.inner.n1, True)),
+        "l4c": left_block(dft_matrix(plan.inner.n1, True)),
         "twiddle": inner["twiddle"],
         "l0": np.concatenate([g0.real, -g0.imag], axis=1),  # y = Re(G0 @ Q)
     }
