@@ -88,7 +88,8 @@ def register(sub: Any, formatter: Formatter) -> None:
         type=int,
         default=32,
         metavar="N",
-        help="candidates built and measured together (default 32)",
+        help="candidates built and measured together (default 32; smaller when the trials "
+        "would not give every MetaSchedule task a batch)",
     )
     p.add_argument(
         "--time-budget",

@@ -194,6 +194,12 @@ def _run_task_scheduler(
                 logger=ms_log,
             )
         )
+    # batches small enough that every task gets at least one: the task schedulers hand
+    # out whole batches, so 64 trials in batches of 32 over 5 tasks measured 2 of them
+    per_iter = max(1, min(options.trials_per_iter, trials // len(tasks)))
+    if per_iter < options.trials_per_iter and say is not None:
+        say(f"{trials} trials for {len(tasks)} MetaSchedule tasks: batches of {per_iter}, "
+            "so that every task gets one")  # fmt: skip
     progress = ProgressCallback(stats, positions, options.trials, stopper, say)
     callbacks = [*meta_schedule.measure_callback.MeasureCallback.create("default"), progress]
     scheduler = meta_schedule.task_scheduler.TaskScheduler.create(
@@ -205,7 +211,7 @@ def _run_task_scheduler(
         task_weights=[float(t.weight) for t in tasks],
         max_trials_global=trials,
         max_trials_per_task=trials,
-        num_trials_per_iter=min(options.trials_per_iter, trials),
+        num_trials_per_iter=per_iter,
         builder=builder,
         runner=runner,
         measure_callbacks=callbacks,

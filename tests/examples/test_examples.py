@@ -60,3 +60,20 @@ def test_export_script_reproduces_the_committed_graphs(tmp_path: Path):
         committed = onnx.load(str(EXAMPLES / "onnx" / f"{name}.onnx"))
         count = lambda m: Counter(n.op_type for n in m.graph.node)  # noqa: E731
         assert count(fresh) == count(committed), name
+
+
+@pytest.mark.torch
+def test_bench_examples_times_fftc_torch_and_onnxruntime():
+    """The side-by-side script runs (its outputs checked against onnxruntime first) and
+    prints a row per example; the times themselves are benchmarks, not asserted."""
+    r = subprocess.run(
+        [sys.executable, str(EXAMPLES / "bench_examples.py"), "--only", "gfnet_filter",
+         "hyena_block", "--rounds", "1"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line.split("|") for line in r.stdout.splitlines() if line.startswith("| onnx/")]
+    assert [row[1].strip() for row in rows] == ["onnx/hyena_block", "onnx/gfnet_filter"]
+    for _, _, fftc_ms, _, torch_ms, ort_ms, peer, _, _ in rows:
+        assert min(float(fftc_ms), float(torch_ms), float(ort_ms)) > 0
+        assert peer.strip() in ("torch", "onnxruntime")

@@ -220,13 +220,19 @@ def _cli_with_shipped(shipped: Path, *args: str) -> subprocess.CompletedProcess[
                           text=True, env=env, timeout=600, check=False)  # fmt: skip
 
 
-def test_round_robin_gives_every_metaschedule_task_trials(tiny_path: Path, tmp_path: Path):
+@pytest.mark.parametrize("batch", [["--trials-per-batch", "2"], []], ids=["batch2", "default"])
+def test_round_robin_gives_every_metaschedule_task_trials(
+    tiny_path: Path, tmp_path: Path, batch: list[str]
+):
     """The gradient scheduler may starve a task (the tiny model's reshape gets none at
-    this budget); round-robin hands the trials out in turn."""
+    this budget); round-robin hands the trials out in turn. With the default batch
+    (32), the 3 trials the rfft's knob grid leaves would be one batch for one task: the
+    batches shrink to 1."""
     r = fftc_cli("tune", str(tiny_path), "--log", str(tmp_path / "rr"), "--trials", "6",
-                 "--trials-per-batch", "2", "--cost-model", "random", "--no-compute-search",
+                 *batch, "--cost-model", "random", "--no-compute-search",
                  "--task-scheduler", "round-robin")  # fmt: skip
     assert r.returncode == 0, r.stderr
+    assert ("batches of 1, so that every task gets one" in r.stderr) == (not batch)
     trials = {line.split()[0]: int(line.split()[2]) for line in r.stdout.splitlines()
               if line.startswith(("fused_matmul_relu ", "reshape "))}  # fmt: skip
     assert set(trials) == {"fused_matmul_relu", "reshape"}
