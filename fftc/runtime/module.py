@@ -115,7 +115,11 @@ class Module:
         framework = _framework_of(feeds.values()) if dlpack else None
         outs = {}
         for spec, r in zip(self.outputs, results, strict=True):
-            outs[spec.name] = framework.from_dlpack(r) if framework is not None else r.numpy()
+            outs[spec.name] = (
+                framework.from_dlpack(r)
+                if framework is not None
+                else tvm_runtime.host_array(r, args)
+            )
         return outs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

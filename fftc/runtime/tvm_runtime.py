@@ -38,17 +38,64 @@ def virtual_machine(lib: Any, dev: Any) -> Any:
     return VirtualMachine(lib, dev)
 
 
+#: TVM's allocation alignment; its generated CPU kernels may assume it for their
+#: arguments (a 4- or 16-byte-aligned input segfaulted the GFNet filter's kernel)
+ALIGNMENT = 64
+_CPU = 1  # DLPack's kDLCPU
+
+
+def _shareable(t: Any) -> bool:
+    return bool(t.is_contiguous()) and int(t.data_ptr()) % ALIGNMENT == 0
+
+
 def to_device(array: Any, dev: Any) -> Any:
-    """NumPy arrays are copied; DLPack tensors (torch, ...) are shared when on ``dev``."""
+    """A VM argument for ``array`` on ``dev``.
+
+    Shared without a copy when it is already on ``dev``'s kind of device, C-contiguous
+    and 64-byte aligned (NumPy arrays on the CPU, DLPack tensors such as torch's);
+    copied otherwise, into memory TVM allocates (aligned). Kernels never write their
+    inputs, so sharing is safe."""
     tvm = _tvm()
-    if isinstance(array, np.ndarray):
-        return tvm.runtime.tensor(np.require(array, requirements="C"), dev)
     import tvm_ffi
 
+    on_cpu = dev.dlpack_device_type() == _CPU
+    if isinstance(array, np.ndarray):
+        if on_cpu:
+            if not (array.flags.c_contiguous and array.ctypes.data % ALIGNMENT == 0):
+                array = _aligned_copy(array)
+            try:
+                return tvm_ffi.from_dlpack(array)
+            except (BufferError, TypeError, ValueError, RuntimeError):
+                pass  # a dtype or flag DLPack cannot carry: TVM copies it
+        return tvm.runtime.tensor(np.require(array, requirements="C"), dev)
     t = tvm_ffi.from_dlpack(array)
-    if t.device.dlpack_device_type() != dev.dlpack_device_type():
-        return tvm.runtime.tensor(t.numpy(), dev)
-    return t
+    if t.device.dlpack_device_type() == dev.dlpack_device_type() and _shareable(t):
+        return t
+    if t.device.dlpack_device_type() == _CPU:  # strided or misaligned
+        return to_device(np.from_dlpack(array), dev)
+    return tvm.runtime.tensor(np.ascontiguousarray(t.numpy()), dev)
+
+
+def _aligned_copy(array: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy at a 64-byte boundary (NumPy aligns to 16; copying here is
+    several times cheaper than TVM's own allocate-and-copy for small inputs)."""
+    buf = np.empty(array.nbytes + ALIGNMENT, np.uint8)
+    start = -buf.ctypes.data % ALIGNMENT
+    out = buf[start : start + array.nbytes].view(array.dtype).reshape(array.shape)
+    np.copyto(out, array)
+    return out
+
+
+def host_array(tensor: Any, inputs: list[Any]) -> np.ndarray:
+    """A CPU result as NumPy without a copy (the array keeps TVM's tensor alive), unless
+    it shares memory with an input (a model that returns an input as it is): then a
+    copy, so that the caller's arrays stay separate."""
+    if tensor.device.dlpack_device_type() != _CPU:
+        return np.asarray(tensor.numpy())
+    ptr = int(tensor.data_ptr())
+    if any(int(a.data_ptr()) == ptr for a in inputs):
+        return np.asarray(tensor.numpy())
+    return np.from_dlpack(tensor)
 
 
 def outputs_of(result: Any) -> list[Any]:
