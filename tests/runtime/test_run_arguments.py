@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from onnx import helper
 
@@ -96,8 +97,6 @@ def test_a_returned_input_is_a_copy(tmp_path: Path):
     """A model whose output is its input: the result must not alias the caller's array."""
     x = np.zeros((4, 16), np.float32)
     path = tmp_path / "identity.onnx"
-    import onnx
-
     onnx.save(graph_model([helper.make_node("Identity", ["x"], ["y"])], {"x": x}, ["y"]), path)
     module = fftc.compile(path)
     arg = _at_offset(np.arange(64, dtype=np.float32).reshape(4, 16), 0)
@@ -105,3 +104,16 @@ def test_a_returned_input_is_a_copy(tmp_path: Path):
     np.testing.assert_array_equal(y, arg)
     arg[0, 0] = -1.0
     assert y[0, 0] == 0.0
+
+
+@pytest.mark.torch
+def test_non_contiguous_torch_tensors(gfnet: fftc.Module, feeds: dict[str, np.ndarray]):
+    import torch
+
+    (name, x), want = next(iter(feeds.items())), gfnet.run(feeds)
+    # the same values, stored in the reverse axis order (a permuted view)
+    view = torch.from_numpy(np.ascontiguousarray(x.transpose())).permute(*reversed(range(x.ndim)))
+    assert not view.is_contiguous()
+    got = gfnet.run({name: view})
+    for key, value in want.items():
+        np.testing.assert_array_equal(got[key].numpy(), value)
