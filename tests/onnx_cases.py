@@ -208,7 +208,7 @@ def dft_cases() -> list[Case]:
 
 
 def causal_conv_cases() -> list[Case]:
-    """CausalConvWithState (opset 27; onnxruntime 1.31 lacks it: ONNX's reference runs it)."""
+    """CausalConvWithState (opset 27: onnxruntime runs it from 1.32; before, ONNX's reference)."""
     out = []
     for k, act, with_state in [(4, "silu", True), (3, "none", False), (2, "none", True)]:
         x, w, b = randn(2, 6, 10), randn(6, 1, k), randn(6)

@@ -136,13 +136,43 @@ def test_bad_model_and_bad_inputs(tmp_path: Path, model_path: Path):
 
 
 def test_verify_falls_back_to_the_onnx_reference(tmp_path: Path):
+    """An opset-27 model: onnxruntime up to 1.31 cannot load it and verify falls back to
+    ONNX's reference evaluator (and says so); 1.32 runs it."""
+    import onnxruntime as ort
+
     from tests.onnx_cases import causal_conv_cases
 
+    model = causal_conv_cases()[0].model
     path = tmp_path / "causal.onnx"
-    onnx.save(causal_conv_cases()[0].model, str(path))  # opset 27: onnxruntime refuses it
+    onnx.save(model, str(path))
+    try:
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        expected = "onnxruntime"
+    except Exception:  # whatever onnxruntime raises for an opset newer than it knows
+        expected = "onnx-reference"
     r = fftc_cli("-q", "verify", str(path))
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "compared with onnx-reference" in r.stdout
+    # the fallback is said; onnxruntime, the default reference, is not
+    assert ("compared with onnx-reference" in r.stdout) == (expected == "onnx-reference")
+
+
+def test_reference_falls_back_when_onnxruntime_refuses(monkeypatch: pytest.MonkeyPatch):
+    """The fallback itself, whatever the installed onnxruntime supports."""
+    import fftc.testing as testing
+    from tests.onnx_cases import causal_conv_cases
+
+    case = causal_conv_cases()[0]
+    feeds = testing.random_inputs(case.model, 0, {})
+    want, _ = testing.reference_outputs(case.model, feeds)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("onnxruntime: unsupported opset")
+
+    monkeypatch.setattr(testing, "run_onnxruntime", refuse)
+    got, which = testing.reference_outputs(case.model, feeds)
+    assert which == "onnx-reference"
+    for name, value in want.items():
+        testing.assert_close(got[name], value, 1e-5, name)
 
 
 def test_python_dash_m_and_console_script_agree():
