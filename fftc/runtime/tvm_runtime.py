@@ -95,7 +95,10 @@ def host_array(tensor: Any, inputs: list[Any]) -> np.ndarray:
     ptr = int(tensor.data_ptr())
     if any(int(a.data_ptr()) == ptr for a in inputs):
         return np.asarray(tensor.numpy())
-    return np.from_dlpack(tensor)
+    try:
+        return np.from_dlpack(tensor)
+    except (BufferError, TypeError, ValueError, RuntimeError):  # bfloat16: NumPy's DLPack
+        return np.asarray(tensor.numpy())  # has no such dtype; TVM converts (ml_dtypes)
 
 
 def outputs_of(result: Any) -> list[Any]:

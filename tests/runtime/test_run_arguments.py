@@ -117,3 +117,16 @@ def test_non_contiguous_torch_tensors(gfnet: fftc.Module, feeds: dict[str, np.nd
     got = gfnet.run({name: view})
     for key, value in want.items():
         np.testing.assert_array_equal(got[key].numpy(), value)
+
+
+def test_bfloat16_results(tmp_path: Path):
+    """NumPy's DLPack has no bfloat16: such results are converted by TVM (ml_dtypes)."""
+    import ml_dtypes
+
+    x = np.linspace(-2, 2, 64, dtype=np.float32).reshape(4, 16)
+    cast = helper.make_node("Cast", ["x"], ["y"], to=onnx.TensorProto.BFLOAT16)
+    path = tmp_path / "cast.onnx"
+    onnx.save(graph_model([cast], {"x": x}, ["y"]), path)
+    y = fftc.compile(path).run({"x": x})["y"]
+    assert y.dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(y, x.astype(ml_dtypes.bfloat16))
