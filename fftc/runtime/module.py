@@ -105,7 +105,10 @@ class Module:
                     f"input {spec.name!r}: got {dtype}{list(shape)}, the model takes "
                     f"{spec.dtype}{list(spec.shape)}"
                 )
-            args.append(tvm_runtime.to_device(value, self._dev))
+            try:
+                args.append(tvm_runtime.to_device(value, self._dev))
+            except ValueError as err:
+                raise InputError(f"input {spec.name!r}: {err}") from None
         return args, dlpack
 
     def run(self, feeds: Mapping[str, Any]) -> dict[str, Any]:

@@ -71,9 +71,14 @@ def to_device(array: Any, dev: Any) -> Any:
     t = tvm_ffi.from_dlpack(array)
     if t.device.dlpack_device_type() == dev.dlpack_device_type() and _shareable(t):
         return t
-    if t.device.dlpack_device_type() == _CPU:  # strided or misaligned
-        return to_device(np.from_dlpack(array), dev)
-    return tvm.runtime.tensor(np.ascontiguousarray(t.numpy()), dev)
+    if not t.is_contiguous():  # TVM copies only contiguous tensors: the framework's copy
+        contiguous = getattr(array, "contiguous", None)  # torch
+        if contiguous is None:
+            raise ValueError("a non-contiguous tensor without .contiguous(); pass a copy")
+        t = tvm_ffi.from_dlpack(contiguous())
+    out = tvm.runtime.empty(tuple(t.shape), str(t.dtype), dev)  # aligned, on ``dev``
+    out.copyfrom(t)
+    return out
 
 
 def _aligned_copy(array: np.ndarray) -> np.ndarray:

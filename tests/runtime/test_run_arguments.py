@@ -130,3 +130,21 @@ def test_bfloat16_results(tmp_path: Path):
     y = fftc.compile(path).run({"x": x})["y"]
     assert y.dtype == ml_dtypes.bfloat16
     np.testing.assert_array_equal(y, x.astype(ml_dtypes.bfloat16))
+
+
+@pytest.mark.torch
+def test_bfloat16_torch_views(tmp_path: Path):
+    """Misaligned and strided bfloat16 tensors (which NumPy's DLPack cannot take) are
+    copied by TVM and the framework; the results match the contiguous tensor's."""
+    import ml_dtypes
+    import torch
+
+    x = np.zeros((4, 8), ml_dtypes.bfloat16)
+    cast = helper.make_node("Cast", ["x"], ["y"], to=onnx.TensorProto.FLOAT)
+    path = tmp_path / "cast.onnx"
+    onnx.save(graph_model([cast], {"x": x}, ["y"]), path)
+    module = fftc.compile(path)
+    base = torch.arange(40, dtype=torch.float32).to(torch.bfloat16)
+    for view in (base[1:33].view(4, 8), base[:32].view(8, 4).t()):
+        got = module.run({"x": view})["y"]
+        assert torch.equal(got, view.float())
