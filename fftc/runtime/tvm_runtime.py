@@ -53,8 +53,8 @@ def to_device(array: Any, dev: Any) -> Any:
 
     Shared without a copy when it is already on ``dev``'s kind of device, C-contiguous
     and 64-byte aligned (NumPy arrays on the CPU, DLPack tensors such as torch's);
-    copied otherwise, into memory TVM allocates (aligned). Kernels never write their
-    inputs, so sharing is safe."""
+    copied otherwise, to a 64-byte-aligned buffer (NumPy's for NumPy arrays on the CPU,
+    TVM's for the rest). Kernels never write their inputs, so sharing is safe."""
     tvm = _tvm()
     import tvm_ffi
 
